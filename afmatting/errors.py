@@ -1,0 +1,21 @@
+"""Exceptions raised for bad user input. Every message names the offending thing."""
+
+
+class AFMattingError(ValueError):
+    """Base class for all input errors raised by afmatting."""
+
+
+class ImageReadError(AFMattingError):
+    """An image file could not be read or decoded (missing, empty, corrupt, not an image)."""
+
+
+class InvalidImageError(AFMattingError):
+    """An image was read but has an unsupported shape, dtype, range or size."""
+
+
+class InvalidTrimapError(AFMattingError):
+    """A trimap does not look like a trimap or does not match its image."""
+
+
+class CheckpointError(AFMattingError):
+    """A checkpoint is missing, not safetensors, or does not match the model configuration."""
