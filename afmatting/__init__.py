@@ -1,0 +1,18 @@
+"""afmatting: train image-matting models without alpha labels (known + DDC losses, Liu et al., AAAI 2025)."""
+
+from .errors import AFMattingError, CheckpointError, ImageReadError, InvalidImageError, InvalidTrimapError
+from .inference import MattingResult, predict
+from .model import AFMatting
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AFMatting",
+    "MattingResult",
+    "predict",
+    "AFMattingError",
+    "CheckpointError",
+    "ImageReadError",
+    "InvalidImageError",
+    "InvalidTrimapError",
+]

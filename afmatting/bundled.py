@@ -1,0 +1,30 @@
+"""Models that ship inside the package, loadable offline by name with ``AFMatting.from_pretrained(NAME)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+#: bundled name -> folder under afmatting/weights/
+BUNDLED_MODELS = {
+    "afmatting/lite0-trimap": "lite0-trimap",
+    "afmatting/lite0-trimap-free": "lite0-trimap-free",
+}
+#: defaults of the CLI and the app
+DEFAULT_TRIMAP_MODEL = "afmatting/lite0-trimap"
+DEFAULT_TRIMAP_FREE_MODEL = "afmatting/lite0-trimap-free"
+
+
+def resolve_bundled(name: str) -> Path | None:
+    """The folder of a bundled model that is installed, else None."""
+    folder = BUNDLED_MODELS.get(name)
+    if folder is None:
+        return None
+    path = WEIGHTS_DIR / folder
+    return path if (path / "model.safetensors").exists() else None
+
+
+def available_bundled_models() -> list[str]:
+    """Names of the bundled models present in this installation."""
+    return [name for name in BUNDLED_MODELS if resolve_bundled(name) is not None]
