@@ -117,3 +117,137 @@ def trimap_to_float(trimap: np.ndarray) -> np.ndarray:
     out[trimap == BACKGROUND] = 0.0
     out[trimap == FOREGROUND] = 1.0
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generating trimaps
+# ---------------------------------------------------------------------------------------------------------------
+
+#: alpha >= 1 - ALPHA_EPS counts as foreground, alpha <= ALPHA_EPS as background (the paper's code uses 1e-5)
+ALPHA_EPS = 1e-5
+
+
+def _alpha_as_float(alpha, name: str = "alpha") -> np.ndarray:
+    """An alpha matte (path, PIL, or (H, W) / (H, W, C) array: uint8, uint16, bool or float in [0, 1]) as float64."""
+    if not isinstance(alpha, np.ndarray):
+        img = open_pil(alpha, what="alpha matte")
+        arr = pil_to_array(img)
+        if arr.shape[2] >= 3:
+            arr = arr[..., :3].mean(axis=2, keepdims=True)
+        return arr[..., 0].astype(np.float64)
+    arr = alpha
+    if arr.ndim == 3:
+        arr = arr[..., 0]
+    if arr.ndim != 2 or arr.size == 0:
+        raise InvalidTrimapError(f"{name} has shape {alpha.shape}; expected a non-empty (H, W) matte.")
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float64)
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float64) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float64) / 65535.0
+    out = arr.astype(np.float64)
+    if not np.isfinite(out).all() or out.min() < 0 or out.max() > 1:
+        raise InvalidTrimapError(f"{name} must be uint8, uint16, bool or float in [0, 1].")
+    return out
+
+
+def erode_ellipse(mask: np.ndarray, height: float, width: float) -> np.ndarray:
+    """Binary erosion of a boolean (H, W) mask by an elliptical structuring element of size ``height`` x ``width``.
+
+    The structuring element is ``{(dy, dx): (2 dy / height)^2 + (2 dx / width)^2 < 1}``, centred on the pixel; a
+    size of 1 (or below) leaves that axis un-eroded. Pixels outside the image count as inside the mask, so the image
+    border does not erode (OpenCV's default). Computed exactly with an anisotropic Euclidean distance transform:
+    a pixel survives when no pixel outside the mask lies strictly inside the ellipse around it.
+    """
+    from scipy import ndimage
+
+    mask = np.asarray(mask, dtype=bool)
+    radius_y, radius_x = max(height, 1.0) / 2.0, max(width, 1.0) / 2.0
+    if radius_y <= 0.5 and radius_x <= 0.5:
+        return mask.copy()
+    if mask.all() or not mask.any():
+        return mask.copy()
+    # distance in "ellipse units": a pixel at offset (dy, dx) is at sqrt((dy / ry)^2 + (dx / rx)^2)
+    dist = ndimage.distance_transform_edt(mask, sampling=(1.0 / radius_y, 1.0 / radius_x))
+    return dist >= 1.0 - 1e-9
+
+
+def kernel_sizes_for(shape: tuple[int, int], size: int, reference_size: int | None) -> tuple[float, float]:
+    """(height, width) in pixels of a kernel of ``size`` px at ``reference_size`` x ``reference_size``.
+
+    The paper resizes every alpha to 640 x 640 before eroding; a circle there is an ellipse of
+    ``size * H / 640`` by ``size * W / 640`` pixels in the original image. ``reference_size=None`` keeps ``size``.
+    """
+    if reference_size is None:
+        return float(size), float(size)
+    return size * shape[0] / reference_size, size * shape[1] / reference_size
+
+
+def alpha_to_trimap(
+    alpha,
+    seed: int = 0,
+    min_kernel: int = 1,
+    max_kernel: int = 29,
+    reference_size: int | None = 640,
+) -> np.ndarray:
+    """The paper's trimap from an alpha matte: uint8 (H, W) in {0, 128, 255}.
+
+    Foreground is ``alpha >= 1 - 1e-5`` (255 in uint8), background ``alpha <= 1e-5`` (0 in uint8). Each is eroded
+    separately by an elliptical kernel whose size is drawn uniformly from ``min_kernel..max_kernel`` (inclusive) at
+    the reference resolution, with a generator seeded by ``seed``; everything else becomes unknown (128).
+
+    The paper resizes the alpha to 640 x 640, erodes, and resizes the trimap back with nearest neighbour. Here the
+    erosion happens at full resolution with the kernel that 640-pixel circle maps to (see :func:`kernel_sizes_for`),
+    which gives the same band without the resampling errors: every fractional-alpha pixel is unknown and every known
+    label is correct.
+
+    Args:
+        alpha: (H, W) uint8 0..255, uint16, bool or float in [0, 1] (grey (H, W, C), paths and PIL also accepted).
+        seed: seeds the kernel sizes; the same seed gives the same trimap.
+        min_kernel, max_kernel: range of kernel diameters in pixels at the reference resolution.
+        reference_size: the resolution the kernel sizes refer to (640, the paper's); None for sizes in pixels.
+    """
+    if not 1 <= min_kernel <= max_kernel:
+        raise ValueError(f"need 1 <= min_kernel <= max_kernel, got {min_kernel} and {max_kernel}.")
+    values = _alpha_as_float(alpha)
+    rng = np.random.default_rng(seed)
+    fg_size, bg_size = (int(s) for s in rng.integers(min_kernel, max_kernel + 1, size=2))
+    foreground = values >= 1.0 - ALPHA_EPS
+    background = values <= ALPHA_EPS
+    trimap = np.full(values.shape, UNKNOWN, dtype=np.uint8)
+    trimap[erode_ellipse(foreground, *kernel_sizes_for(values.shape, fg_size, reference_size))] = FOREGROUND
+    trimap[erode_ellipse(background, *kernel_sizes_for(values.shape, bg_size, reference_size))] = BACKGROUND
+    return trimap
+
+
+def mask_to_trimap(mask, band: float | None = None) -> np.ndarray:
+    """A trimap from a coarse binary mask: uint8 (H, W) in {0, 128, 255}.
+
+    Pixels within ``band`` pixels (Euclidean) of the mask boundary, on either side, become unknown; the rest keep
+    the mask's label. The unknown band is therefore about ``2 * band`` wide.
+
+    Args:
+        mask: (H, W) bool, uint8 (>= 128 is foreground), or float in [0, 1] (>= 0.5 is foreground); paths and PIL
+            images are read as grey.
+        band: half-width of the unknown band in pixels; None uses 2 % of the longer image side (at least 3).
+    """
+    values = _alpha_as_float(mask, "mask")
+    foreground = values >= 0.5
+    if band is None:
+        band = max(3.0, 0.02 * max(values.shape))
+    if band < 0:
+        raise ValueError(f"band must be >= 0, got {band}.")
+    from scipy import ndimage
+
+    trimap = np.full(values.shape, UNKNOWN, dtype=np.uint8)
+    if foreground.all():
+        trimap[:] = FOREGROUND
+        return trimap
+    if not foreground.any():
+        trimap[:] = BACKGROUND
+        return trimap
+    # distance of each foreground pixel to the nearest background pixel, and vice versa
+    trimap[ndimage.distance_transform_edt(foreground) > band] = FOREGROUND
+    trimap[ndimage.distance_transform_edt(~foreground) > band] = BACKGROUND
+    return trimap
