@@ -1,0 +1,45 @@
+"""Shared fixtures. Real photos come from ../shared/data when present; tests that need them skip otherwise."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test when it is absent (a user's fresh clone has none)."""
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared data not present: {p}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def tiny_vit():
+    from afmatting import AFMatting
+
+    torch.manual_seed(0)
+    return AFMatting(backbone="test_vit", fusion_widths=(32, 16, 16, 8), detail_widths=(8, 16, 16)).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn_trimap():
+    from afmatting import AFMatting
+
+    torch.manual_seed(0)
+    return AFMatting(backbone="resnet18", trimap_input=True, neck_width=32,
+                     fusion_widths=(32, 16, 16, 8), detail_widths=(8, 16, 16)).eval()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from afmatting.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory, tiny_vit, tiny_cnn_trimap):
+    root = tmp_path_factory.mktemp("models")
+    tiny_vit.save_pretrained(root / "free")
+    tiny_cnn_trimap.save_pretrained(root / "trimap")
+    return root
+
+
+def _photos(folder, rng, n=3):
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (24 + i, 30, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+def test_matte_folder_with_one_broken_file(tmp_path, model_dirs, rng, capsys):
+    photos = _photos(tmp_path / "in", rng)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    code = main(["matte", str(photos), "--out", str(tmp_path / "out"), "--model", str(model_dirs / "free")])
+    assert code == 1  # something failed
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err
+    for i in range(3):
+        alpha = Image.open(tmp_path / "out" / f"p{i}_alpha.png")
+        assert alpha.mode == "L" and alpha.size == (30, 24 + i)
+        assert Image.open(tmp_path / "out" / f"p{i}_cutout.png").mode == "RGBA"
+    assert not (tmp_path / "out" / "broken_alpha.png").exists()
+
+
+def test_matte_glob_and_trimap_dir(tmp_path, model_dirs, rng):
+    photos = _photos(tmp_path / "in", rng, n=2)
+    tris = tmp_path / "tri"
+    tris.mkdir()
+    for i in range(2):
+        t = np.full((24 + i, 30), 128, np.uint8)
+        t[:5] = 0
+        Image.fromarray(t).save(tris / f"p{i}.png")
+    code = main(["matte", str(photos / "*.png"), "--out", str(tmp_path / "out"), "--trimap", str(tris),
+                 "--model", str(model_dirs / "trimap"), "--quiet"])
+    assert code == 0
+    a = np.asarray(Image.open(tmp_path / "out" / "p1_alpha.png"))
+    assert (a[:5] == 0).all()
+
+
+def test_matte_errors(tmp_path, model_dirs, rng, capsys):
+    photos = _photos(tmp_path / "in", rng, n=1)
+    assert main(["matte", str(photos), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "no" / "model")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["matte", str(photos), "--out", str(tmp_path / "o"), "--model", str(model_dirs / "trimap")]) == 2
+    assert "needs a trimap" in capsys.readouterr().err
+    assert main(["matte", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) in (1, 2)
+
+
+def test_module_entry_point(tmp_path, model_dirs, rng):
+    import subprocess
+    import sys
+
+    photos = _photos(tmp_path / "in", rng, n=1)
+    out = subprocess.run([sys.executable, "-m", "afmatting.cli", "matte", str(photos / "p0.png"), "--out",
+                          str(tmp_path / "o"), "--model", str(model_dirs / "free")], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "o" / "p0_alpha.png").exists()
