@@ -19,3 +19,8 @@ class InvalidTrimapError(AFMattingError):
 
 class CheckpointError(AFMattingError):
     """A checkpoint is missing, not safetensors, or does not match the model configuration."""
+
+
+class DatasetError(AFMattingError):
+    """A matting dataset or dataset folder is unusable: unknown layout, empty folder, a file that is not an image,
+    an image without its partner alpha/trimap (or the reverse), sizes that differ, or a missing split/column."""

@@ -1,0 +1,94 @@
+"""The evaluation loop and ``afmatting eval``.
+
+The models here are stand-ins with the AFMatting.predict interface that return the ground truth (or a blurred or
+shifted ground truth): they test the evaluation loop itself, not a real model.
+"""
+
+import argparse
+import csv
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from afmatting.errors import DatasetError
+from afmatting.evaluation import add_eval_subcommand, evaluate, format_table, run_eval
+from afmatting.metrics import compute_metrics
+from afmatting.synthetic import make_synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return make_synthetic_dataset(0, 3, size=64, seed=4)["validation"]
+
+
+class GroundTruthStandIn:
+    """Looks the image up and returns its ground-truth alpha, optionally blurred (a stand-in, not a model)."""
+
+    def __init__(self, dataset, blur=0.0, trimap_input=False):
+        self.trimap_input = trimap_input
+        self.blur = blur
+        self.by_image = {np.asarray(r["image"]).tobytes(): r["alpha"] for r in dataset}
+        self.calls = []
+
+    def predict(self, image, trimap=None, max_side=None, device=None):
+        self.calls.append({"trimap": trimap, "max_side": max_side, "device": device})
+        alpha = self.by_image[np.asarray(image).tobytes()]
+        if self.blur:
+            alpha = alpha.filter(ImageFilter.GaussianBlur(self.blur))
+        return SimpleNamespace(alpha=np.asarray(alpha, dtype=np.float32) / 255.0)
+
+
+def test_perfect_predictions_score_zero(dataset):
+    model = GroundTruthStandIn(dataset)
+    means, rows = evaluate(model, dataset, progress=False)
+    assert [r["name"] for r in rows] == dataset["name"]
+    # float32 predictions of uint8 ground truth: zero up to float32 rounding
+    assert all(means[k] == pytest.approx(0.0, abs=1e-4) for k in ("SAD", "MSE", "MAD", "Grad", "Conn"))
+    assert means["count"] == 3 and means["time_s"] >= 0
+    assert all(call["trimap"] is None for call in model.calls)  # trimap-free model gets no trimap
+
+
+def test_blurred_predictions_match_compute_metrics(dataset):
+    model = GroundTruthStandIn(dataset, blur=1.5, trimap_input=True)
+    means_unknown, rows = evaluate(model, dataset, region="unknown", max_side=0, progress=False)
+    assert all(isinstance(call["trimap"], np.ndarray) for call in model.calls)
+    assert all(call["max_side"] is None for call in model.calls)  # 0 -> full resolution
+    row = dataset[0]
+    gt = np.asarray(row["alpha"])
+    pred = np.asarray(row["alpha"].filter(ImageFilter.GaussianBlur(1.5)), dtype=np.float32) / 255
+    expected = compute_metrics(pred, gt, np.asarray(row["trimap"]))
+    assert rows[0]["SAD"] == pytest.approx(expected["SAD"]) and rows[0]["Conn"] == pytest.approx(expected["Conn"])
+    assert means_unknown["SAD"] == pytest.approx(np.mean([r["SAD"] for r in rows]))
+    means_whole, _ = evaluate(model, dataset, region="whole", progress=False, limit=2)
+    assert means_whole["count"] == 2
+    assert means_whole["SAD"] >= np.mean([r["SAD"] for r in rows[:2]]) - 1e-12
+    assert "SAD" in format_table(means_whole, "title")
+
+
+def test_missing_alpha_is_refused(dataset):
+    with pytest.raises(DatasetError, match="alpha"):
+        evaluate(GroundTruthStandIn(dataset), dataset.remove_columns("alpha"), progress=False)
+
+
+def test_eval_subcommand(dataset, tmp_path, monkeypatch, capsys):
+    saved = tmp_path / "data"
+    dataset.save_to_disk(str(saved))
+    stand_in = GroundTruthStandIn(dataset, blur=1.0)
+    import afmatting.cli
+
+    monkeypatch.setattr(afmatting.cli, "load_model", lambda model, trimap, device=None: stand_in)
+    parser = argparse.ArgumentParser()
+    add_eval_subcommand(parser.add_subparsers(dest="command"))
+    out_csv = tmp_path / "rows.csv"
+    args = parser.parse_args(
+        ["eval", "--data", str(saved), "--model", "stand-in", "--region", "whole", "--csv", str(out_csv), "--quiet"]
+    )
+    assert args.func is run_eval
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "SAD" in printed and "region=whole" in printed
+    with out_csv.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["name"] for r in rows] == dataset["name"] and float(rows[0]["SAD"]) > 0
