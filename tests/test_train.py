@@ -1,0 +1,153 @@
+"""Training script: every supervision mode, resume, alpha isolation, multi-process launch, output loading."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from afmatting import AFMatting
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = str(ROOT / "train" / "configs" / "smoke.yaml")
+
+
+def _train_module():
+    spec = importlib.util.spec_from_file_location("afm_train", ROOT / "train" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+train = _train_module()
+
+
+def run(tmp_path, name, *extra):
+    out = tmp_path / name
+    train.main(["--config", SMOKE, "--output_dir", str(out), "--log_with", "none", *extra])
+    return out
+
+
+@pytest.mark.parametrize("loss", ["known", "known+dc", "known+ddc", "known+scaled_ddc", "alpha"])
+def test_each_loss_mode_trains_and_saves(tmp_path, loss):
+    out = run(tmp_path, "run", "--loss", loss, "--max_steps", "3", "--validation_steps", "3")
+    model = AFMatting.from_pretrained(out)
+    assert model.backbone_name == "test_vit"
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 3 and summary["final_metrics"]["SAD"] >= 0
+    card = (out / "README.md").read_text()
+    assert loss in card and "SAD" in card
+    assert ("no alpha labels" in card) == (loss != "alpha")
+
+
+@pytest.mark.parametrize("loss", ["known", "known+dc", "known+ddc", "known+scaled_ddc", "alpha"])
+def test_loss_decreases_on_a_fixed_batch(loss):
+    args = train.parse_args(["--config", SMOKE, "--loss", loss])
+    from afmatting.synthetic import make_synthetic_dataset
+    from afmatting.data import training_dataset
+
+    data = make_synthetic_dataset(2, 0, size=64, seed=1)["train"]
+    view = training_dataset(data, "alpha" if loss == "alpha" else "alpha_free", crop_size=64, hflip=False,
+                            colour=0.0, scale_range=(1.0, 1.0))
+    torch.manual_seed(0)
+    batch = torch.utils.data.default_collate([{k: v for k, v in view[i].items() if k != "name"} for i in range(2)])
+    torch.manual_seed(0)
+    model = AFMatting(backbone="test_vit", detail_widths=(8, 16, 16), fusion_widths=(32, 16, 16, 8)).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    first = None
+    for _ in range(15):
+        loss_value = train.compute_losses(args, batch, model(batch["image"]))["loss"]
+        first = float(loss_value.detach()) if first is None else first
+        opt.zero_grad()
+        loss_value.backward()
+        opt.step()
+    assert float(loss_value) < 0.8 * first
+
+
+def test_alpha_free_modes_cannot_see_alpha(tmp_path, monkeypatch):
+    import afmatting.data as data
+
+    def forbidden(*a, **k):
+        raise AssertionError("alpha was read during alpha-free training")
+
+    monkeypatch.setattr(data, "read_alpha_value", forbidden)
+    seen = []
+    original = train.compute_losses
+
+    def spy(args, batch, alpha):
+        seen.append(sorted(batch))
+        return original(args, batch, alpha)
+
+    monkeypatch.setattr(train, "compute_losses", spy)
+    run(tmp_path, "run", "--loss", "known+ddc", "--max_steps", "2", "--validation_steps", "0")
+    assert seen and all("alpha" not in keys for keys in seen)
+    assert all("neighbours" in keys for keys in seen)  # DDC neighbours come from the data workers
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    common = ["--max_steps", "6", "--checkpointing_steps", "3", "--validation_steps", "0", "--num_workers", "0"]
+    full = run(tmp_path, "full", *common)
+    interrupted = run(tmp_path, "part", *common, "--stop_after_steps", "4")
+    assert sorted(p.name for p in (interrupted / "checkpoints").iterdir()) == ["checkpoint-3"]
+    assert not (interrupted / "model.safetensors").exists()
+    resumed = run(tmp_path, "part", *common, "--resume_from_checkpoint", "latest")
+    a = load_file(str(full / "model.safetensors"))
+    b = load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+    assert json.loads((resumed / "train_summary.json").read_text())["steps"] == 6
+
+
+def test_layer_decay_and_no_decay_groups():
+    args = train.parse_args(["--config", SMOKE])
+    model = AFMatting(backbone="test_vit", detail_widths=(8, 16, 16), fusion_widths=(32, 16, 16, 8))
+    groups = train.parameter_groups(model, args)
+    by_param = {id(p): g for g in groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert by_param[id(named["backbone.model.pos_embed"])]["weight_decay"] == 0.0
+    assert by_param[id(named["decoder.head.1.bias"])]["weight_decay"] == 0.0
+    assert by_param[id(named["decoder.head.1.weight"])]["weight_decay"] == args.weight_decay
+    first = by_param[id(named["backbone.model.blocks.0.attn.qkv.weight"])]["lr_scale"]
+    last = by_param[id(named["backbone.model.blocks.5.attn.qkv.weight"])]["lr_scale"]
+    assert first < last < 1.0 and last == pytest.approx(args.layer_decay ** 1)
+    cnn = AFMatting(backbone="resnet18", neck_width=16, detail_widths=(8, 16, 16), fusion_widths=(32, 16, 16, 8))
+    scales = {g["lr_scale"] for g in train.parameter_groups(cnn, args)}
+    assert scales == {args.backbone_lr_scale, 1.0}
+
+
+def test_lr_schedule_follows_the_paper():
+    args = train.parse_args(["--config", SMOKE, "--max_steps", "5625", "--warmup_steps", "250"])
+    assert train.lr_multiplier(0, args) == pytest.approx(1 / 250)
+    assert train.lr_multiplier(1000, args) == 1.0
+    assert train.lr_multiplier(3375, args) == 0.1
+    assert train.lr_multiplier(5063, args) == 0.05
+
+
+def test_bad_config_is_reported(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learnin_rate: 0.1\n")
+    with pytest.raises(SystemExit, match="unknown keys"):
+        train.parse_args(["--config", str(bad)])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--config", SMOKE, "--loss", "nonsense"])
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_cpu_processes(tmp_path):
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           str(ROOT / "train" / "train.py"), "--config", SMOKE, "--output_dir", str(out), "--max_steps", "4",
+           "--log_with", "none", "--validation_steps", "4"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 4
+    AFMatting.from_pretrained(out)

@@ -1,0 +1,493 @@
+#!/usr/bin/env python
+"""Train an AFMatting model, with or without alpha labels.
+
+    accelerate launch train/train.py --config train/configs/am2k_vits_ddc.yaml
+    accelerate launch train/train.py --config train/configs/smoke.yaml --max_steps 6 --output_dir runs/a
+    python train/train.py --config train/configs/smoke.yaml          # one process, no launcher needed
+
+Every key of the config (see DEFAULTS below) can be overridden on the command line as ``--key value``; values are
+parsed as YAML (``--fusion_widths "[64, 32, 16, 8]"``, ``--trimap_input true``).
+
+Supervision (``--loss``):
+    known             known loss only (L1 to the trimap on known pixels)
+    known+dc          + dc_weight x DC loss
+    known+ddc         + ddc_weight x DDC loss (the paper: K = 11, weight 10)
+    known+scaled_ddc  + ddc_weight x scaled DDC loss (MatAnyone)
+    alpha             fine-label baseline: L1 + Laplacian loss against the alpha column
+The alpha-free modes drop the dataset's ``alpha`` column before any transform runs, so they cannot read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, gather_object, set_seed
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from afmatting import AFMatting
+from afmatting.data import load_matting_dataset, training_dataset
+from afmatting.evaluation import evaluate
+from afmatting.losses import alpha_loss, dc_loss, ddc_loss, known_loss, scaled_ddc_loss
+from afmatting.synthetic import make_synthetic_dataset
+
+logger = get_logger("afmatting.train")
+
+LOSSES = ("known", "known+dc", "known+ddc", "known+scaled_ddc", "alpha")
+
+DEFAULTS = {
+    # model
+    "backbone": "vit_small_patch16_224.dino",
+    "trimap_input": False,
+    "pretrained_backbone": True,  # True: timm (offline package for efficientnet_lite0), "offline", a path, or False
+    "detail_widths": [48, 96, 192],
+    "fusion_widths": [256, 128, 64, 32],
+    "neck_width": 256,
+    "head_width": 16,
+    # data: a save_to_disk folder, a raw dataset folder, a Hub id, or "synthetic"
+    "dataset": "synthetic",
+    "train_split": "train",
+    "val_split": "validation",
+    "synthetic_train": 32,
+    "synthetic_val": 4,
+    "synthetic_size": 128,
+    "crop_size": 512,
+    "scale_range": [1.0, 1.0],  # the paper: crop only (small images upscaled)
+    "hflip": False,
+    "colour_jitter": 0.0,
+    "neighbours_in_workers": True,  # run the DDC neighbour search in the DataLoader workers
+    "num_workers": 2,
+    # loss
+    "loss": "known+ddc",
+    "known_weight": 1.0,
+    "ddc_weight": 10.0,
+    "dc_weight": 10.0,
+    "kernel_size": 11,
+    "ddc_padding": "valid",  # "zeros" reproduces the paper's code exactly
+    "laplacian_weight": 1.0,
+    # optimiser and schedule
+    "learning_rate": 5.0e-4,
+    "weight_decay": 0.1,
+    "adam_betas": [0.9, 0.999],
+    "layer_decay": 0.65,  # ViT backbones: layer-wise LR decay
+    "backbone_lr_scale": 0.1,  # CNN backbones: plain lower LR
+    "lr_schedule": "step",  # "step" (the paper) or "cosine"
+    "warmup_steps": 250,
+    "lr_milestones": [0.6, 0.9],  # fractions of max_steps
+    "lr_values": [1.0, 0.1, 0.05],  # LR multipliers before, between and after the milestones
+    "max_grad_norm": 1.0,
+    "gradient_accumulation_steps": 1,
+    # run
+    "batch_size": 16,
+    "max_steps": 5625,
+    "seed": 42,
+    "mixed_precision": "no",  # "no", "fp16" or "bf16"; losses are computed in fp32 regardless
+    "output_dir": "runs/afmatting",
+    "checkpointing_steps": 500,
+    "checkpoints_total_limit": 3,
+    "resume_from_checkpoint": None,  # "latest" or a checkpoint folder
+    "validation_steps": 500,
+    "val_region": "unknown",  # "unknown" (DIM protocol) or "whole" (AM-2K / P3M protocol)
+    "val_max_side": 1024,
+    "val_limit": None,
+    "best_metric": "SAD",
+    "num_val_images_logged": 4,
+    "log_with": "tensorboard",  # any accelerate tracker name(s), comma-separated, or "none"
+    "log_steps": 10,
+    "push_to_hub": None,  # a Hub repo id
+    "stop_after_steps": None,  # end the process after this step (after its checkpoint): simulates an interruption
+}
+
+
+# ---------------------------------------------------------------------------------------------------- config
+def _yaml_value(text: str):
+    return yaml.safe_load(text)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    config = dict(DEFAULTS)
+    if known.config:
+        path = Path(known.config)
+        if not path.exists():
+            sys.exit(f"error: config file '{path}' does not exist")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        unknown = sorted(set(loaded) - set(DEFAULTS))
+        if unknown:
+            sys.exit(f"error: unknown keys in {path}: {unknown}. Known keys: {sorted(DEFAULTS)}")
+        config.update(loaded)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML file with any of the keys below")
+    for key, value in config.items():
+        parser.add_argument(f"--{key}", type=_yaml_value, default=value, help=f"default: {value!r}")
+    args = parser.parse_args(argv)
+    if args.mixed_precision in (False, None):  # YAML reads a bare `no` as False
+        args.mixed_precision = "no"
+    if args.mixed_precision not in ("no", "fp16", "bf16"):
+        parser.error(f"--mixed_precision must be no, fp16 or bf16, got {args.mixed_precision!r}")
+    if args.loss not in LOSSES:
+        parser.error(f"--loss must be one of {LOSSES}, got {args.loss!r}")
+    if args.val_region not in ("unknown", "whole"):
+        parser.error("--val_region must be 'unknown' or 'whole'")
+    if args.lr_schedule not in ("step", "cosine"):
+        parser.error("--lr_schedule must be 'step' or 'cosine'")
+    if len(args.lr_values) != len(args.lr_milestones) + 1:
+        parser.error("--lr_values needs one more value than --lr_milestones")
+    return args
+
+
+# ------------------------------------------------------------------------------------------------------ data
+class EpochSeededDataset(Dataset):
+    """Seeds torch's RNG from (seed, epoch, index) before each example's random augmentation.
+
+    Augmentations then depend on nothing but the example's place in the run, so a resumed run (which skips the
+    consumed batches without loading them) sees exactly the crops an uninterrupted run sees, with any number of
+    DataLoader workers.
+    """
+
+    def __init__(self, dataset, seed: int):
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        torch.manual_seed((self.seed * 1_000_003 + self.epoch * 100_003 + int(index)) % (2**63))
+        example = self.dataset[int(index)]
+        example.pop("name", None)  # strings do not collate into tensors
+        return example
+
+
+def load_splits(args):
+    if args.dataset == "synthetic":
+        data = make_synthetic_dataset(args.synthetic_train, args.synthetic_val, size=args.synthetic_size,
+                                      seed=args.seed)
+    else:
+        data = load_matting_dataset(args.dataset)
+    if args.train_split not in data:
+        sys.exit(f"error: dataset '{args.dataset}' has no split '{args.train_split}' (splits: {list(data)})")
+    train = data[args.train_split]
+    val = data[args.val_split] if args.val_split and args.val_split in data else None
+    return train, val
+
+
+# ----------------------------------------------------------------------------------------------- optimiser
+def vit_layer_id(name: str, num_layers: int) -> int:
+    """Depth of a ViT backbone parameter for layer-wise LR decay: embeddings 0, block i -> i + 1, the rest last."""
+    if any(k in name for k in ("pos_embed", "cls_token", "reg_token", "patch_embed")):
+        return 0
+    if ".blocks." in name:
+        return int(name.split(".blocks.")[1].split(".")[0]) + 1
+    return num_layers + 1
+
+
+def parameter_groups(model: AFMatting, args) -> list[dict]:
+    """AdamW groups: no weight decay on norms, biases and position embeddings; layer-wise LR decay for ViT
+    backbones (``layer_decay``), a plain ``backbone_lr_scale`` for other backbones; the decoder at the full LR."""
+    names = [n for n, _ in model.backbone.named_parameters()]
+    is_vit = any(".blocks." in n for n in names) and any("pos_embed" in n for n in names)
+    num_layers = 1 + max((int(n.split(".blocks.")[1].split(".")[0]) for n in names if ".blocks." in n), default=-1)
+    groups: dict[tuple[float, float], dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        no_decay = param.ndim <= 1 or any(k in name for k in ("pos_embed", "cls_token", "reg_token"))
+        if name.startswith("backbone."):
+            if is_vit:
+                scale = args.layer_decay ** (num_layers + 1 - vit_layer_id(name, num_layers))
+            else:
+                scale = args.backbone_lr_scale
+        else:
+            scale = 1.0
+        wd = 0.0 if no_decay else args.weight_decay
+        group = groups.setdefault((scale, wd), {"params": [], "weight_decay": wd, "lr_scale": scale})
+        group["params"].append(param)
+    for g in groups.values():
+        g["lr"] = args.learning_rate * g["lr_scale"]
+    return list(groups.values())
+
+
+def lr_multiplier(step: int, args) -> float:
+    """Linear warm-up, then the paper's step decay (or cosine) as a multiplier of each group's LR."""
+    if step < args.warmup_steps:
+        return (step + 1) / args.warmup_steps
+    if args.lr_schedule == "cosine":
+        progress = (step - args.warmup_steps) / max(1, args.max_steps - args.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    value = args.lr_values[0]
+    for milestone, v in zip(args.lr_milestones, args.lr_values[1:]):
+        if step >= milestone * args.max_steps:
+            value = v
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------- losses
+def compute_losses(args, batch: dict, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The training objective of ``args.loss`` (all terms in fp32). Returns the total and its parts."""
+    alpha = alpha.float()
+    if args.loss == "alpha":
+        loss = alpha_loss(alpha, batch["alpha"].float(), laplacian_weight=args.laplacian_weight)
+        return {"loss": loss, "alpha": loss}
+    image, trimap = batch["image"].float(), batch["trimap"].float()
+    terms = {"known": known_loss(alpha, trimap)}
+    loss = args.known_weight * terms["known"]
+    if args.loss != "known":
+        pair_loss = {"known+dc": dc_loss, "known+ddc": ddc_loss, "known+scaled_ddc": scaled_ddc_loss}[args.loss]
+        neighbours = batch.get("neighbours")
+        pair = pair_loss(image, alpha, kernel_size=args.kernel_size, padding=args.ddc_padding, neighbours=neighbours)
+        weight = args.dc_weight if args.loss == "known+dc" else args.ddc_weight
+        terms[args.loss.split("+")[1]] = pair
+        loss = loss + weight * pair
+    return {"loss": loss, **terms}
+
+
+# ----------------------------------------------------------------------------------------------- validation
+def validate(accelerator, model, val_dataset, args, step: int) -> dict | None:
+    """Shared evaluation (afmatting.evaluation.evaluate) on this process's share of the validation split; the
+    per-image rows of all processes are gathered and averaged."""
+    if val_dataset is None or "alpha" not in val_dataset.column_names:
+        return None
+    unwrapped = accelerator.unwrap_model(model)
+    indices = list(range(len(val_dataset) if args.val_limit is None else min(args.val_limit, len(val_dataset))))
+    with accelerator.split_between_processes(indices) as mine:
+        rows = []
+        if mine:
+            _, rows = evaluate(unwrapped, val_dataset.select(mine), region=args.val_region,
+                               max_side=args.val_max_side, progress=False)
+    rows = gather_object(rows)
+    model.train()
+    metrics = {k: sum(r[k] for r in rows) / len(rows) for k in ("SAD", "MSE", "MAD", "Grad", "Conn")}
+    accelerator.log({f"val/{k}": v for k, v in metrics.items()}, step=step)
+    if accelerator.is_main_process and args.num_val_images_logged:
+        log_val_images(accelerator, unwrapped, val_dataset, args, step)
+        model.train()
+    return metrics
+
+
+def log_val_images(accelerator, model, val_dataset, args, step: int) -> None:
+    """A few validation mattes (image | prediction | ground truth) for TensorBoard."""
+    try:
+        tracker = accelerator.get_tracker("tensorboard", unwrap=True)
+    except (ValueError, AttributeError):
+        return
+    if not hasattr(tracker, "add_image"):
+        return
+    import numpy as np
+
+    from afmatting.data import read_alpha_value, read_image_value, read_trimap_value
+
+    for i in range(min(args.num_val_images_logged, len(val_dataset))):
+        row = val_dataset[i]
+        image = read_image_value(row["image"])
+        trimap = read_trimap_value(row["trimap"])
+        pred = model.predict(image, trimap=trimap if model.trimap_input else None, max_side=args.val_max_side).alpha
+        gt = read_alpha_value(row["alpha"]).astype(np.float32) / 255.0
+        grey = lambda a: np.repeat(a[..., None], 3, axis=2)  # noqa: E731
+        panel = np.concatenate([image.astype(np.float32) / 255.0, grey(pred), grey(gt)], axis=1)
+        tracker.add_image(f"val/{row['name']}", panel, step, dataformats="HWC")
+
+
+# ------------------------------------------------------------------------------------------------------- main
+def main(argv=None):
+    args = parse_args(argv)
+    output_dir = Path(args.output_dir)
+    log_with = None if str(args.log_with).lower() == "none" else [s.strip() for s in str(args.log_with).split(",")]
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=log_with,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), automatic_checkpoint_naming=False,
+                                            total_limit=args.checkpoints_total_limit),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(yaml.safe_dump(vars(args), sort_keys=False))
+
+    # --- data: alpha-free modes remove the alpha column before any transform (structural, not a convention)
+    train_split, val_split = load_splits(args)
+    supervision = "alpha" if args.loss == "alpha" else "alpha_free"
+    with_neighbours = bool(args.neighbours_in_workers) and args.loss not in ("known", "alpha") \
+        and args.ddc_padding == "valid"
+    train_view = training_dataset(
+        train_split, supervision, crop_size=args.crop_size, scale_range=tuple(args.scale_range), hflip=args.hflip,
+        colour=args.colour_jitter, with_neighbours=with_neighbours, neighbour_kernel=args.kernel_size,
+    )
+    train_data = EpochSeededDataset(train_view, args.seed)
+    train_dataloader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True, drop_last=True,
+                                  num_workers=args.num_workers, persistent_workers=False)
+    if len(train_dataloader) == 0:
+        sys.exit(f"error: {len(train_data)} training images are fewer than one batch of {args.batch_size}")
+
+    # --- model and optimiser
+    model = AFMatting(
+        backbone=args.backbone, trimap_input=args.trimap_input, pretrained_backbone=args.pretrained_backbone,
+        detail_widths=tuple(args.detail_widths), fusion_widths=tuple(args.fusion_widths),
+        neck_width=args.neck_width, head_width=args.head_width,
+    )
+    optimizer = torch.optim.AdamW(parameter_groups(model, args), lr=args.learning_rate, betas=tuple(args.adam_betas))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, args))
+    model, optimizer, train_dataloader, scheduler = accelerator.prepare(model, optimizer, train_dataloader, scheduler)
+
+    if log_with:
+        tracker_config = {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) or v is None else v)
+                          for k, v in vars(args).items()}
+        accelerator.init_trackers("afmatting", config=tracker_config)
+
+    batches_per_epoch = len(train_dataloader)
+    steps_per_epoch = max(1, batches_per_epoch // args.gradient_accumulation_steps)
+    global_step, first_epoch, skip_batches = 0, 0, 0
+
+    # --- resume: same step, same data order (sampler epoch + skipped batches), same RNG and optimiser state
+    if args.resume_from_checkpoint:
+        ckpt = args.resume_from_checkpoint
+        if ckpt == "latest":
+            found = sorted((output_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+            ckpt = str(found[-1]) if found else None
+        if ckpt is None:
+            accelerator.print("No checkpoint found; starting from scratch.")
+        else:
+            if not Path(ckpt).is_dir():
+                sys.exit(f"error: checkpoint '{ckpt}' does not exist")
+            accelerator.print(f"Resuming from {ckpt}")
+            accelerator.load_state(ckpt)
+            global_step = int(Path(ckpt).name.split("-")[1])
+            consumed_batches = global_step * args.gradient_accumulation_steps
+            first_epoch, skip_batches = divmod(consumed_batches, batches_per_epoch)
+
+    def save_checkpoint(step: int) -> None:
+        folder = output_dir / "checkpoints" / f"checkpoint-{step}"
+        accelerator.save_state(str(folder))
+        if accelerator.is_main_process and args.checkpoints_total_limit:
+            found = sorted((output_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+            for old in found[: max(0, len(found) - args.checkpoints_total_limit)]:
+                shutil.rmtree(old, ignore_errors=True)
+
+    best = {"value": float("inf"), "step": None, "metrics": None}
+    last_metrics = None
+
+    def run_validation(step: int):
+        nonlocal last_metrics
+        metrics = validate(accelerator, model, val_split, args, step)
+        if metrics is None:
+            return
+        last_metrics = metrics
+        accelerator.print(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        if metrics[args.best_metric] < best["value"]:
+            best.update(value=metrics[args.best_metric], step=step, metrics=metrics)
+            if accelerator.is_main_process:
+                accelerator.unwrap_model(model).save_pretrained(
+                    output_dir / "best", model_card_kwargs=card_kwargs(args, metrics, step))
+
+    num_epochs = math.ceil(args.max_steps / steps_per_epoch)
+    progress = tqdm(total=args.max_steps, initial=global_step, desc="training",
+                    disable=not accelerator.is_local_main_process)
+    model.train()
+    window_start, window_images, skipped_nonfinite = time.perf_counter(), 0, 0
+    try:
+        for epoch in range(first_epoch, num_epochs):
+            train_data.epoch = epoch
+            train_dataloader.set_epoch(epoch)
+            active = train_dataloader
+            if epoch == first_epoch and skip_batches:
+                active = accelerator.skip_first_batches(train_dataloader, skip_batches)
+            for batch in active:
+                with accelerator.accumulate(model):
+                    alpha = model(batch["image"], batch["trimap"] if args.trimap_input else None)
+                    losses = compute_losses(args, batch, alpha)
+                    if not torch.isfinite(losses["loss"]):
+                        # a bad batch must not poison the weights or end the run
+                        skipped_nonfinite += 1
+                        logger.warning(f"non-finite loss at step {global_step}; batch skipped")
+                        optimizer.zero_grad()
+                        continue
+                    accelerator.backward(losses["loss"])
+                    if accelerator.sync_gradients and args.max_grad_norm:
+                        accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                window_images += batch["image"].shape[0] * accelerator.num_processes
+                if not accelerator.sync_gradients:
+                    continue
+                global_step += 1
+                progress.update(1)
+                if global_step % args.log_steps == 0 or global_step == args.max_steps:
+                    elapsed = time.perf_counter() - window_start
+                    logs = {k: v.detach().item() for k, v in losses.items()}
+                    logs["lr"] = max(g["lr"] for g in optimizer.param_groups)  # the decoder's (full) LR
+                    logs["images_per_s"] = window_images / max(elapsed, 1e-9)
+                    progress.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
+                    accelerator.log({f"train/{k}": v for k, v in logs.items()}, step=global_step)
+                    window_start, window_images = time.perf_counter(), 0
+                if args.checkpointing_steps and global_step % args.checkpointing_steps == 0:
+                    save_checkpoint(global_step)
+                if args.validation_steps and global_step % args.validation_steps == 0:
+                    run_validation(global_step)
+                if args.stop_after_steps and global_step >= args.stop_after_steps:
+                    accelerator.print(f"stopping after step {global_step} (stop_after_steps)")
+                    accelerator.end_training()
+                    return None
+                if global_step >= args.max_steps:
+                    break
+            if global_step >= args.max_steps:
+                break
+    except KeyboardInterrupt:
+        # keep the work done so far: resume with --resume_from_checkpoint latest
+        save_checkpoint(global_step)
+        accelerator.print(f"interrupted; state saved at step {global_step}")
+        raise
+    progress.close()
+
+    if args.validation_steps and (last_metrics is None or global_step % args.validation_steps):
+        run_validation(global_step)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(model)
+        final.save_pretrained(output_dir, model_card_kwargs=card_kwargs(args, last_metrics, global_step))
+        summary = {"steps": global_step, "final_metrics": last_metrics, "best": best,
+                   "skipped_nonfinite_batches": skipped_nonfinite}
+        (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        if args.push_to_hub:
+            final.push_to_hub(args.push_to_hub, model_card_kwargs=card_kwargs(args, last_metrics, global_step))
+        accelerator.print(f"saved the model to {output_dir}")
+    accelerator.end_training()
+    return last_metrics
+
+
+def card_kwargs(args, metrics: dict | None, step: int) -> dict:
+    """Model card sections: the training configuration, data and metrics of this run."""
+    keys = ("backbone", "trimap_input", "pretrained_backbone", "dataset", "loss", "ddc_weight", "kernel_size",
+            "ddc_padding", "crop_size", "batch_size", "max_steps", "learning_rate", "weight_decay", "layer_decay",
+            "mixed_precision", "seed")
+    training = (
+        f"Trained with `train/train.py` for {step} steps on `{args.dataset}` with loss `{args.loss}`"
+        + (" (no alpha labels were used)." if args.loss != "alpha" else " (alpha-supervised baseline).")
+        + "\n\n| key | value |\n|---|---|\n" + "\n".join(f"| {k} | `{getattr(args, k)}` |" for k in keys)
+    )
+    if metrics:
+        scores = (f"Validation on `{args.dataset}` split `{args.val_split}` ({args.val_region} region), step {step}:\n\n"
+                  "| SAD | MSE | MAD | Grad | Conn |\n|---|---|---|---|---|\n"
+                  f"| {metrics['SAD']:.3f} | {metrics['MSE']:.3f} | {metrics['MAD']:.3f} | {metrics['Grad']:.3f} | "
+                  f"{metrics['Conn']:.3f} |")
+    else:
+        scores = ""
+    return {"training": training, "metrics": scores}
+
+
+if __name__ == "__main__":
+    main()
