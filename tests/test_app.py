@@ -1,0 +1,365 @@
+"""The Gradio app: its handlers called directly, then the served app driven through /matte with gradio_client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+gr = pytest.importorskip("gradio")
+
+from afmatting import AFMatting  # noqa: E402
+from afmatting import bundled  # noqa: E402
+from afmatting.demo import (  # noqa: E402
+    ASSETS_DIR,
+    AUTO,
+    BRUSH_COLOURS,
+    DEFAULT_MAX_PIXELS,
+    EXAMPLE_PHOTOS,
+    NO_MODEL_MESSAGE,
+    DemoConfig,
+    Handlers,
+    MattingService,
+    build_demo,
+    launch_kwargs,
+    main,
+    parse_colour,
+    trimap_from_layers,
+)
+from afmatting.trimap import mask_to_trimap  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CAT = ASSETS_DIR / "cat.jpg"
+FG, UNK, BG = BRUSH_COLOURS
+
+
+def _tiny(trimap_input: bool) -> AFMatting:
+    torch.manual_seed(0)
+    return AFMatting(backbone="test_vit", trimap_input=trimap_input,
+                     fusion_widths=(32, 16, 16, 8), detail_widths=(8, 16, 16)).eval()
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory):
+    """Tiny random-weight checkpoints on disk, as a user would pass them to --model."""
+    root = tmp_path_factory.mktemp("app_models")
+    _tiny(False).save_pretrained(root / "free")
+    _tiny(True).save_pretrained(root / "trimap")
+    return {"free": str(root / "free"), "trimap": str(root / "trimap")}
+
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory):
+    """A photo, a matching trimap, and the bad uploads."""
+    d = tmp_path_factory.mktemp("app_files")
+    photo = d / "photo.png"
+    img = np.asarray(Image.open(CAT).convert("RGB"))
+    Image.fromarray(img[:96, :128]).save(photo)
+    mask = np.zeros((96, 128), bool)
+    mask[20:76, 30:100] = True
+    trimap = d / "photo_trimap.png"
+    Image.fromarray(mask_to_trimap(mask, band=6)).save(trimap)
+    wrong = d / "wrong_size_trimap.png"
+    Image.fromarray(np.full((50, 60), 128, np.uint8)).save(wrong)
+    text = d / "notes.png"  # an image extension but not an image
+    text.write_text("this is not an image\n")
+    huge = d / "huge.png"  # just over the limit; all zeros compresses to a small file
+    w = 8000
+    Image.new("L", (w, DEFAULT_MAX_PIXELS // w + 100)).save(huge, compress_level=1)
+    return {"photo": str(photo), "trimap": str(trimap), "wrong_trimap": str(wrong), "text": str(text),
+            "huge": str(huge)}
+
+
+@pytest.fixture(scope="session")
+def service(model_dirs):
+    s = MattingService(DemoConfig(model=model_dirs["free"], trimap_model=model_dirs["trimap"]))
+    s.store.setup()
+    return s
+
+
+@pytest.fixture
+def no_bundled(monkeypatch, tmp_path):
+    """The state of a fresh checkout before the weights ship: an empty bundled-weights folder."""
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path / "no-weights")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pure helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _layer(h, w, strokes):
+    """An RGBA layer with rectangles ((y0, y1, x0, x1), '#rrggbb', opacity 0..255) painted on it."""
+    a = np.zeros((h, w, 4), np.uint8)
+    for (y0, y1, x0, x1), colour, opacity in strokes:
+        a[y0:y1, x0:x1, :3] = parse_colour(colour)
+        a[y0:y1, x0:x1, 3] = opacity
+    return a
+
+
+def test_painted_layers_become_a_trimap():
+    layer = _layer(20, 30, [((0, 5, 0, 30), FG, 255), ((5, 10, 0, 30), UNK, 255), ((10, 15, 0, 30), BG, 255),
+                            ((15, 20, 0, 10), FG, 30)])  # a faint anti-aliased rim is not paint
+    t = trimap_from_layers([layer], (20, 30), unpainted="unknown")
+    assert t.dtype == np.uint8 and t.shape == (20, 30)
+    assert (t[:5] == 255).all() and (t[5:10] == 128).all() and (t[10:15] == 0).all()
+    assert (t[15:] == 128).all()  # unpainted (and the faint rim) -> unknown
+    t = trimap_from_layers([layer], (20, 30), unpainted="background")
+    assert (t[15:] == 0).all() and (t[:5] == 255).all()
+
+
+def test_painted_colours_snap_to_the_nearest_brush_and_upper_layers_win():
+    # a slightly off green (the canvas may blend edges) is still foreground
+    lower = _layer(10, 10, [((0, 10, 0, 10), "#30c060", 255)])
+    upper = _layer(10, 10, [((0, 5, 0, 10), BG, 255)])
+    t = trimap_from_layers([lower, upper], (10, 10))
+    assert (t[:5] == 0).all() and (t[5:] == 255).all()
+
+
+def test_painted_layers_of_another_size_are_scaled_and_empty_layers_give_none():
+    layer = _layer(10, 10, [((0, 5, 0, 10), FG, 255)])
+    t = trimap_from_layers([Image.fromarray(layer)], (40, 40))
+    assert t.shape == (40, 40) and (t[:20] == 255).all() and (t[20:] == 0).all()
+    assert trimap_from_layers([np.zeros((10, 10, 4), np.uint8)], (10, 10)) is None
+    assert trimap_from_layers([], (10, 10)) is None
+
+
+def test_colour_picker_values():
+    assert parse_colour("#ff8000") == (255, 128, 0)
+    assert parse_colour("#fff") == (255, 255, 255)
+    assert parse_colour("rgba(10, 20, 30, 1)") == (10, 20, 30)
+    assert parse_colour("rgb(10.4, 20.6, 30)") == (10, 21, 30)
+    assert parse_colour(None) == (255, 255, 255)
+    with pytest.raises(ValueError, match="colour"):
+        parse_colour("not-a-colour")
+
+
+def test_example_photos_ship_small_and_licensed():
+    for name in EXAMPLE_PHOTOS:
+        im = Image.open(ASSETS_DIR / name)
+        assert max(im.size) <= 512
+        assert name in (ASSETS_DIR / "LICENSES.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# handlers, called directly
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_api_handler_returns_png_alpha_and_cutout_from_the_shared_pipeline(service, model_dirs, files):
+    alpha_path, cutout_path = Handlers(service).api(files["photo"], None)
+    alpha, cutout = Image.open(alpha_path), Image.open(cutout_path)
+    assert alpha.format == "PNG" and cutout.format == "PNG"
+    assert alpha.mode == "L" and cutout.mode == "RGBA"
+    assert alpha.size == cutout.size == (128, 96)
+    # the same numbers as the library's predict() (one pipeline for CLI, app and Python API)
+    expected = AFMatting.from_pretrained(model_dirs["free"]).predict(files["photo"])
+    np.testing.assert_array_equal(np.asarray(alpha), np.asarray(expected.alpha_image()))
+    np.testing.assert_array_equal(np.asarray(cutout)[..., 3], np.asarray(alpha))
+
+
+def test_api_handler_with_a_trimap_uses_the_trimap_model_and_keeps_known_pixels(service, files):
+    alpha_path, _ = Handlers(service).api(files["photo"], files["trimap"])
+    alpha = np.asarray(Image.open(alpha_path))
+    trimap = np.asarray(Image.open(files["trimap"]))
+    assert alpha.shape == trimap.shape
+    assert (alpha[trimap == 0] == 0).all() and (alpha[trimap == 255] == 255).all()
+    unknown = alpha[trimap == 128]
+    assert ((unknown > 0) & (unknown < 255)).any()  # the network filled the unknown band
+
+
+def test_ui_handler_with_a_painted_trimap(service, files):
+    layer = _layer(96, 128, [((30, 60, 40, 90), FG, 255), ((25, 30, 35, 95), UNK, 255)])
+    out = Handlers(service).matte(files["photo"], AUTO, None, {"background": files["photo"], "layers": [layer]},
+                                  "background", "#00ff00", None, 512)
+    slider, alpha_path, cutout_path, composite_path, trimap_update, *_downloads, result = out
+    assert slider == (files["photo"], composite_path)
+    used = np.asarray(Image.open(trimap_update["value"]))
+    assert trimap_update["visible"] is True
+    assert (used[30:60, 40:90] == 255).all() and (used[25:30, 35:95] == 128).all()
+    assert (used[:20] == 0).all() and (used[70:] == 0).all()  # unpainted = background
+    composite = np.asarray(Image.open(composite_path))
+    assert composite.shape == (96, 128, 3)
+    assert (composite[:20] == (0, 255, 0)).all()  # known background shows the chosen colour
+    assert result.trimap is not None
+
+
+def test_ui_handler_without_trimap_and_recomposite(service, files):
+    h = Handlers(service)
+    out = h.matte(files["photo"], AUTO, None, None, "background", "#ffffff", None, 512)
+    result = out[-1]
+    assert out[4]["visible"] is False  # no trimap used, none shown
+    slider, path, _ = h.background(result, files["photo"], "rgba(255, 0, 0, 1)", None)
+    red = np.asarray(Image.open(path)).astype(float)
+    a = result.alpha[..., None]
+    expected = a * result.foreground * 255 + (1 - a) * np.array([255, 0, 0])
+    assert np.abs(red - expected).max() <= 1.0
+    # a background photo instead of a colour
+    _, path, _ = h.background(result, files["photo"], "#ffffff", str(CAT))
+    assert Image.open(path).size == (128, 96)
+
+
+@pytest.mark.parametrize("case, match", [
+    ("text", "not a recognised image format"),
+    ("huge", "too large"),
+    ("wrong_trimap", "same size"),
+    ("missing", "Upload a photo"),
+])
+def test_bad_uploads_give_clear_errors(service, files, case, match):
+    h = Handlers(service)
+    args = {
+        "text": (files["text"], None),
+        "huge": (files["huge"], None),
+        "wrong_trimap": (files["photo"], files["wrong_trimap"]),
+        "missing": (None, None),
+    }[case]
+    with pytest.raises(gr.Error, match=match) as info:
+        h.api(*args)
+    assert "/tmp/" not in info.value.message  # upload folders are not shown to the user
+
+
+def test_model_choice_checks_trimap_kind(service, model_dirs, files):
+    h = Handlers(service)
+    with pytest.raises(gr.Error, match="needs a trimap"):
+        h.matte(files["photo"], model_dirs["trimap"], None, None, "background", "#fff", None, 512)
+    with pytest.raises(gr.Error, match="trimap-free"):
+        h.matte(files["photo"], model_dirs["free"], files["trimap"], None, "background", "#fff", None, 512)
+    out = h.matte(files["photo"], model_dirs["trimap"], files["trimap"], None, "background", "#fff", None, 512)
+    assert out[4]["visible"] is True
+
+
+def test_unknown_hub_id_offline_gives_a_clear_message(service, files, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    t = time.time()
+    with pytest.raises(gr.Error, match="(?s)Hub.*unreachable"):
+        Handlers(service).matte(files["photo"], "someone/some-matting-model", None, None, "background", "#fff",
+                                None, 512)
+    assert time.time() - t < 10  # no 30-second retry loop
+    with pytest.raises(gr.Error, match="does not exist"):
+        Handlers(service).matte(files["photo"], "./no/such/model", None, None, "background", "#fff", None, 512)
+
+
+def test_no_model_installed_starts_and_explains(no_bundled, files, monkeypatch):
+    monkeypatch.delenv("AFMATTING_MODEL", raising=False)
+    monkeypatch.delenv("AFMATTING_TRIMAP_MODEL", raising=False)
+    demo = build_demo(DemoConfig.from_env())
+    store = demo.afm_service.store
+    assert not store.any_model
+    assert NO_MODEL_MESSAGE in store.status_markdown()
+    with pytest.raises(gr.Error, match="No matting model is available"):
+        Handlers(demo.afm_service).api(files["photo"], None)
+
+
+def test_only_a_trimap_model_asks_for_a_trimap(no_bundled, model_dirs, files):
+    s = MattingService(DemoConfig(model=model_dirs["trimap"]))
+    s.store.setup()
+    assert s.store.trimap_model == model_dirs["trimap"] and s.store.image_model is None
+    with pytest.raises(gr.Error, match="needs a trimap"):
+        Handlers(s).api(files["photo"], None)
+    assert Image.open(Handlers(s).api(files["photo"], files["trimap"])[0]).size == (128, 96)
+
+
+def test_bad_model_on_the_command_line_fails_at_startup(capsys):
+    assert main(["--model", "./no/such/model/dir"]) == 2
+    assert "does not exist" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the served app, through gradio_client
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(model_dirs):
+    cfg = DemoConfig(model=model_dirs["free"], trimap_model=model_dirs["trimap"])
+    demo = build_demo(cfg)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                            **launch_kwargs(cfg))
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    from gradio_client import Client
+
+    return Client(served, verbose=False)
+
+
+def test_client_matte_without_and_with_trimap(client, files):
+    from gradio_client import handle_file
+
+    alpha_path, cutout_path = client.predict(handle_file(files["photo"]), None, api_name="/matte")
+    alpha, cutout = Image.open(alpha_path), Image.open(cutout_path)
+    assert (alpha.format, alpha.mode, alpha.size) == ("PNG", "L", (128, 96))
+    assert (cutout.format, cutout.mode, cutout.size) == ("PNG", "RGBA", (128, 96))
+
+    alpha_path, _ = client.predict(handle_file(files["photo"]), handle_file(files["trimap"]), api_name="/matte")
+    alpha = np.asarray(Image.open(alpha_path))
+    trimap = np.asarray(Image.open(files["trimap"]))
+    assert (alpha[trimap == 0] == 0).all() and (alpha[trimap == 255] == 255).all()
+
+
+def test_client_bad_uploads_are_reported_and_the_app_keeps_serving(client, files):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    for args, match in [
+        ((files["text"], None), "not a recognised image format"),
+        ((files["huge"], None), "too large"),
+        ((files["photo"], files["wrong_trimap"]), "same size"),
+    ]:
+        with pytest.raises(AppError, match=match):
+            client.predict(*(handle_file(a) if a else None for a in args), api_name="/matte")
+        # the next good request is served
+        alpha_path, _ = client.predict(handle_file(files["photo"]), None, api_name="/matte")
+        assert Image.open(alpha_path).size == (128, 96)
+
+
+@pytest.mark.slow
+def test_python_app_py_honours_gradio_env_and_model_env(model_dirs, files, tmp_path):
+    """`python app.py` as a user runs it: host and port from GRADIO_SERVER_*, the model from AFMATTING_MODEL."""
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               AFMATTING_MODEL=model_dirs["free"], GRADIO_ANALYTICS_ENABLED="False")
+    log = open(tmp_path / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 90
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "app.log").read_text()
+                assert time.time() < deadline, "app.py did not start in 90 s"
+                time.sleep(0.5)
+        alpha_path, cutout_path = Client(url, verbose=False).predict(handle_file(files["photo"]), None,
+                                                                      api_name="/matte")
+        assert Image.open(alpha_path).size == (128, 96)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
