@@ -201,3 +201,26 @@ def test_real_photo_with_trimap(tiny_cnn_trimap):
     tri = load_trimap(folder / "lemur_trimap.png")
     assert r.alpha.shape == tri.shape
     assert (r.alpha[tri == 255] == 1).all() and (r.alpha[tri == 0] == 0).all()
+
+
+def test_adaptation_changes_prediction_and_keeps_model(tiny_cnn_trimap, rng):
+    img = rng.random((40, 50, 3), dtype=np.float32)
+    tri = np.full((40, 50), 128, np.uint8)
+    tri[:10] = 0
+    tri[-10:] = 255
+    before = {k: v.clone() for k, v in tiny_cnn_trimap.state_dict().items()}
+    plain = tiny_cnn_trimap.predict(img, trimap=tri).alpha
+    adapted = tiny_cnn_trimap.predict(img, trimap=tri, adapt_steps=3)
+    assert adapted.extra["adapt_steps"] == 3
+    assert np.abs(adapted.alpha - plain).max() > 1e-4
+    assert (adapted.alpha[:10] == 0).all() and (adapted.alpha[-10:] == 1).all()
+    for k, v in tiny_cnn_trimap.state_dict().items():
+        assert torch.equal(v, before[k]), k  # only a copy was tuned
+    np.testing.assert_array_equal(tiny_cnn_trimap.predict(img, trimap=tri).alpha, plain)
+
+
+def test_adaptation_needs_a_trimap_model(tiny_vit, rng):
+    from afmatting import AFMattingError
+
+    with pytest.raises(AFMattingError):
+        tiny_vit.predict(rng.random((20, 20, 3), dtype=np.float32), adapt_steps=2)
