@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -334,32 +335,62 @@ def test_client_bad_uploads_are_reported_and_the_app_keeps_serving(client, files
         assert Image.open(alpha_path).size == (128, 96)
 
 
+def _stage_space(tmp_path) -> Path:
+    """The folder space/deploy.sh would upload."""
+    out = subprocess.run(["bash", str(ROOT / "space" / "deploy.sh"), "someone/afmatting", "--dry-run"],
+                         capture_output=True, text=True, check=True)
+    stage = Path(out.stdout.strip().splitlines()[-1])
+    dest = tmp_path / "space"
+    shutil.move(str(stage), dest)
+    return dest
+
+
+def test_space_folder_is_complete(tmp_path):
+    import yaml
+
+    stage = _stage_space(tmp_path)
+    meta = yaml.safe_load((stage / "README.md").read_text().split("---")[1])
+    assert meta["sdk"] == "gradio" and (stage / meta["app_file"]).is_file()
+    assert meta["sdk_version"].split(".")[0] == gr.__version__.split(".")[0]
+    assert (stage / "afmatting" / "demo.py").is_file() and (stage / "afmatting" / "assets" / "cat.jpg").is_file()
+    assert not list(stage.rglob("__pycache__"))
+    # the Space's entry reuses the package's app rather than copying it
+    assert "from afmatting.demo import main" in (stage / "app.py").read_text()
+    requirements = [ln for ln in (stage / "requirements.txt").read_text().splitlines() if ln and ln[0] != "#"]
+    assert "torch>=2.1" in requirements and not any(r.startswith("afmatting") for r in requirements)
+
+
 @pytest.mark.slow
-def test_python_app_py_honours_gradio_env_and_model_env(model_dirs, files, tmp_path):
-    """`python app.py` as a user runs it: host and port from GRADIO_SERVER_*, the model from AFMATTING_MODEL."""
+@pytest.mark.parametrize("entry", ["app.py", "space"])
+def test_served_from_the_command_line(entry, model_dirs, files, tmp_path):
+    """`python app.py` as a user runs it (and the Space's app.py in the uploaded layout): host and port from
+    GRADIO_SERVER_*, the model from AFMATTING_MODEL."""
     from gradio_client import Client, handle_file
 
+    if entry == "space":
+        cwd = _stage_space(tmp_path)
+        script = cwd / "app.py"
+    else:
+        cwd, script = tmp_path, ROOT / "app.py"
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                AFMATTING_MODEL=model_dirs["free"], GRADIO_ANALYTICS_ENABLED="False")
-    log = open(tmp_path / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.time() + 90
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "app.log").read_text()
-                assert time.time() < deadline, "app.py did not start in 90 s"
-                time.sleep(0.5)
-        alpha_path, cutout_path = Client(url, verbose=False).predict(handle_file(files["photo"]), None,
-                                                                      api_name="/matte")
-        assert Image.open(alpha_path).size == (128, 96)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    log_path = tmp_path / "app.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, str(script)], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 90
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    assert proc.poll() is None, log_path.read_text()
+                    assert time.time() < deadline, "the app did not start in 90 s"
+                    time.sleep(0.5)
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            alpha_path, _ = client.predict(handle_file(files["photo"]), None, api_name="/matte")
+            assert Image.open(alpha_path).size == (128, 96)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
