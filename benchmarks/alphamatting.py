@@ -1,0 +1,357 @@
+"""Reproduction-table harness: score models and classical matting on the alphamatting.com training set.
+
+The set (``../shared/data/alphamatting``: ``image/GT01..GT27.png``, ``alpha/`` grey stored as RGB, ``trimap1/`` and
+``trimap2/`` palette PNGs) has real ground truth. Every row is scored in the trimap's unknown region with the
+DIM-exact :func:`afmatting.metrics.compute_metrics` (SAD, MSE, MAD, Grad, Conn) plus seconds per image.
+
+    # models (trimap-input models get the trimap; trimap-free ones the image only, scored in the same region)
+    .venv/bin/python benchmarks/alphamatting.py --model runs/ddc --model runs/dc --json out.json
+    # classical anchors (pymatting is a benchmark-only dependency: .venv/bin/pip install pymatting)
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/alphamatting.py --classical cf knn \\
+        --json docs/results_classical.json
+
+Importable: :func:`load_alphamatting`, :func:`evaluate_model_dir`, :func:`evaluate_classical`,
+:func:`markdown_table`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from afmatting.data import read_alpha  # noqa: E402
+from afmatting.errors import AFMattingError, DatasetError  # noqa: E402
+from afmatting.io import load_image  # noqa: E402
+from afmatting.metrics import METRIC_NAMES, compute_metrics, mean_metrics  # noqa: E402
+from afmatting.trimap import load_trimap  # noqa: E402
+
+DEFAULT_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "alphamatting"
+TRIMAPS = ("trimap1", "trimap2")
+CLASSICAL = {"cf": "closed-form matting", "knn": "KNN matting"}
+#: columns of the markdown table, per trimap
+TABLE_METRICS = ("SAD", "MSE", "Grad", "Conn")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def load_alphamatting(root=DEFAULT_ROOT, trimap: str = "trimap1", limit: int | None = None) -> list[tuple]:
+    """The alphamatting.com training set with one of its trimaps.
+
+    Args:
+        root: folder with ``image/``, ``alpha/``, ``trimap1/`` and ``trimap2/`` (same file names in each).
+        trimap: ``"trimap1"`` (tighter) or ``"trimap2"`` (wider); any sub-folder name of ``root`` is accepted.
+        limit: keep only the first N images (sorted by name).
+
+    Returns:
+        ``[(name, image, trimap, alpha), ...]`` sorted by name: image float32 (H, W, 3) in [0, 1], trimap uint8 (H, W)
+        {0, 128, 255}, ground-truth alpha float32 (H, W) in [0, 1] (exactly ``uint8 / 255``; the 3-channel grey file
+        is reduced to one channel).
+    """
+    root = Path(root)
+    image_dir, alpha_dir, trimap_dir = root / "image", root / "alpha", root / trimap
+    for folder in (image_dir, alpha_dir, trimap_dir):
+        if not folder.is_dir():
+            raise DatasetError(f"'{folder}' is not a folder; expected the alphamatting layout image/, alpha/, {trimap}/.")
+    paths = sorted(p for p in image_dir.iterdir() if p.suffix.lower() == ".png")
+    if not paths:
+        raise DatasetError(f"'{image_dir}' holds no PNG images.")
+    if limit is not None:
+        paths = paths[: max(0, int(limit))]
+    out = []
+    for path in paths:
+        name = path.stem
+        alpha_path, trimap_path = alpha_dir / path.name, trimap_dir / path.name
+        for p in (alpha_path, trimap_path):
+            if not p.is_file():
+                raise DatasetError(f"'{p}' is missing: every image needs an alpha and a {trimap} file of the same name.")
+        image = load_image(path)
+        tri = load_trimap(trimap_path, shape=image.shape[:2])
+        alpha = read_alpha(str(alpha_path))
+        if alpha.shape != tri.shape:
+            raise DatasetError(
+                f"'{alpha_path}' is {alpha.shape[1]}x{alpha.shape[0]} but the image is {tri.shape[1]}x{tri.shape[0]}."
+            )
+        out.append((name, image, tri, alpha.astype(np.float32) / np.float32(255.0)))
+    return out
+
+
+def _gt_uint8(alpha: np.ndarray) -> np.ndarray:
+    """The ground truth back as the uint8 it was read from (exact: alpha = uint8 / 255), so scoring matches DIM."""
+    return np.round(alpha * 255.0).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _score(matte_fn, root, trimaps, limit, progress_label: str = "", quiet: bool = True):
+    """Run ``matte_fn(image, trimap) -> alpha`` on every image for every trimap; per-trimap means and rows."""
+    results, rows_by_trimap = {}, {}
+    for trimap_name in trimaps:
+        samples = load_alphamatting(root, trimap_name, limit=limit)
+        rows = []
+        for name, image, tri, gt in samples:
+            start = time.perf_counter()
+            pred = matte_fn(image, tri)
+            elapsed = time.perf_counter() - start
+            pred = np.asarray(pred, dtype=np.float64)
+            if pred.shape != gt.shape:
+                raise AFMattingError(f"{name}: the matte has shape {pred.shape}, expected {gt.shape}.")
+            scores = compute_metrics(np.clip(pred, 0.0, 1.0), _gt_uint8(gt), tri)
+            rows.append({"name": name, **scores, "time_s": elapsed})
+            if not quiet:
+                print(f"  {progress_label} {trimap_name} {name}: SAD {scores['SAD']:.3f} ({elapsed:.2f} s)",
+                      file=sys.stderr, flush=True)
+        means = mean_metrics(rows, METRIC_NAMES + ("time_s",))
+        means["count"] = len(rows)
+        results[trimap_name] = means
+        rows_by_trimap[trimap_name] = rows
+    return results, rows_by_trimap
+
+
+def evaluate_model_dir(
+    model_dir,
+    root=DEFAULT_ROOT,
+    trimaps=TRIMAPS,
+    max_side: int | None = None,
+    adapt_steps: int = 0,
+    *,
+    limit: int | None = None,
+    device=None,
+    return_rows: bool = False,
+    quiet: bool = True,
+):
+    """Score an afmatting model (directory, Hub id or bundled name) on the alphamatting set.
+
+    Trimap-input models get the trimap; trimap-free models get the image only and are still scored in the
+    trimap's unknown region. ``predict``'s known-region rule applies to trimap-input models as at inference.
+
+    Args:
+        model_dir: anything :meth:`afmatting.AFMatting.from_pretrained` loads.
+        root: the alphamatting folder.
+        trimaps: trimap folders to score with (one result each).
+        max_side: network long side passed to ``predict``; None keeps ``predict``'s default, 0 is full resolution.
+        adapt_steps: test-time adaptation steps per image (trimap-input models only).
+        limit: score only the first N images.
+        device: torch device for ``predict``.
+        return_rows: also return the per-image rows.
+        quiet: no per-image lines on stderr.
+
+    Returns:
+        ``{trimap: {"SAD", "MSE", "MAD", "Grad", "Conn", "time_s", "count"}}`` (means; ``time_s`` is seconds per
+        ``predict`` call, adaptation included), and with ``return_rows`` also ``{trimap: [row, ...]}``.
+    """
+    from afmatting import AFMatting
+
+    model = AFMatting.from_pretrained(str(model_dir))
+    trimap_input = bool(getattr(model, "trimap_input", False))
+    if adapt_steps and not trimap_input:
+        raise AFMattingError(f"adapt_steps={adapt_steps} needs a trimap-input model; '{model_dir}' is trimap-free.")
+    kwargs = {}
+    if max_side is not None:
+        kwargs["max_side"] = None if int(max_side) == 0 else int(max_side)
+    if adapt_steps:
+        kwargs["adapt_steps"] = int(adapt_steps)
+    if device is not None:
+        kwargs["device"] = device
+
+    def matte(image, tri):
+        result = model.predict(image, trimap=tri if trimap_input else None, **kwargs)
+        return getattr(result, "alpha", result)
+
+    results, rows = _score(matte, root, trimaps, limit, progress_label=str(model_dir), quiet=quiet)
+    return (results, rows) if return_rows else results
+
+
+def _import_pymatting():
+    try:
+        import pymatting
+    except ImportError:
+        raise ImportError(
+            "The classical rows need pymatting, a benchmark-only dependency (not installed with afmatting): "
+            "run `.venv/bin/pip install pymatting`."
+        ) from None
+    return pymatting
+
+
+def classical_matte_fn(method: str):
+    """``(image float (H, W, 3), trimap uint8 (H, W)) -> alpha float64 (H, W)`` with pymatting's default settings."""
+    if method not in CLASSICAL:
+        raise AFMattingError(f"method must be one of {tuple(CLASSICAL)}, got '{method}'.")
+    pymatting = _import_pymatting()
+    solver = pymatting.estimate_alpha_cf if method == "cf" else pymatting.estimate_alpha_knn
+
+    def matte(image, tri):
+        # pymatting prints preconditioner warnings (ichol retrying with a shift) to stdout: keep the table clean
+        with contextlib.redirect_stdout(sys.stderr):
+            return solver(np.asarray(image, dtype=np.float64), tri.astype(np.float64) / 255.0)
+
+    return matte
+
+
+def _warm_up(matte) -> None:
+    """Compile pymatting's numba kernels on a tiny image so the first timed image does not pay for it."""
+    rng = np.random.default_rng(0)
+    image = rng.random((24, 24, 3))
+    tri = np.full((24, 24), 128, dtype=np.uint8)
+    tri[:, :6], tri[:, -6:] = 0, 255
+    matte(image, tri)
+
+
+def evaluate_classical(
+    method: str,
+    root=DEFAULT_ROOT,
+    trimaps=TRIMAPS,
+    *,
+    limit: int | None = None,
+    return_rows: bool = False,
+    quiet: bool = True,
+):
+    """Score pymatting's closed-form (``"cf"``) or KNN (``"knn"``) matting; same result format as
+    :func:`evaluate_model_dir`. The numba JIT compile is done on a tiny image first and not timed."""
+    matte = classical_matte_fn(method)
+    _warm_up(matte)
+    results, rows = _score(matte, root, trimaps, limit, progress_label=method, quiet=quiet)
+    return (results, rows) if return_rows else results
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _trimap_title(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def markdown_table(rows: list[dict], trimaps=TRIMAPS) -> str:
+    """Rows ``{"label", "results": {trimap: means}}`` as a markdown table: per trimap SAD, MSE, Grad, Conn, s/img."""
+    head = ["Method"]
+    for t in trimaps:
+        head += [f"{_trimap_title(t)} {m}" for m in TABLE_METRICS] + [f"{_trimap_title(t)} s/img"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for row in rows:
+        cells = [row["label"]]
+        for t in trimaps:
+            means = row["results"].get(t)
+            if means is None:
+                cells += ["–"] * (len(TABLE_METRICS) + 1)
+                continue
+            cells += [f"{means[m]:.2f}" for m in TABLE_METRICS] + [f"{means['time_s']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _environment() -> dict:
+    import os
+
+    env = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS") if os.environ.get(k)},
+    }
+    try:
+        import pymatting
+
+        env["pymatting"] = pymatting.__version__
+    except ImportError:
+        pass
+    return env
+
+
+def _command_line(argv) -> str:
+    """The command as typed from the project root: thread variables, interpreter, script, arguments."""
+    import os
+    import shlex
+
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(PROJECT_ROOT)
+    except ValueError:
+        pass
+    env = [f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS") if os.environ.get(k)]
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join([*env, str(python), "benchmarks/alphamatting.py", *map(shlex.quote, args)])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Score models and classical matting on the alphamatting.com training set "
+                                "(unknown-region DIM metrics, seconds per image).")
+    p.add_argument("--model", action="append", default=[], metavar="DIR",
+                   help="model directory / Hub id / bundled name (repeatable)")
+    p.add_argument("--label", action="append", default=[], help="table label of each --model, in order")
+    p.add_argument("--classical", nargs="+", choices=tuple(CLASSICAL), default=[],
+                   help="classical anchors from pymatting (benchmark-only dependency)")
+    p.add_argument("--root", default=str(DEFAULT_ROOT), help="alphamatting folder (default: ../shared/data/alphamatting)")
+    p.add_argument("--trimaps", nargs="+", default=list(TRIMAPS), help="trimap folders (default: trimap1 trimap2)")
+    p.add_argument("--max-side", type=int, default=None, help="network long side for models (0: full resolution)")
+    p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps per image (trimap models)")
+    p.add_argument("--device", default=None, help="torch device for models, e.g. cuda")
+    p.add_argument("--limit", type=int, default=None, help="only the first N images")
+    p.add_argument("--json", default=None, help="write means and per-image rows to this JSON file")
+    p.add_argument("--verbose", action="store_true", help="print each image's SAD and time on stderr")
+    args = p.parse_args(argv)
+    if not args.model and not args.classical:
+        p.error("nothing to evaluate: give --model and/or --classical.")
+    if args.label and len(args.label) != len(args.model):
+        p.error("give one --label per --model.")
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"alphamatting folder not found: {root}", file=sys.stderr)
+        return 2
+    if args.classical:
+        _import_pymatting()  # fail before any model runs
+
+    started = time.time()
+    table_rows = []
+    labels = args.label or [Path(m).name or m for m in args.model]
+    for model_dir, label in zip(args.model, labels):
+        if args.adapt:
+            label = f"{label} + adapt {args.adapt}"
+        results, rows = evaluate_model_dir(model_dir, root, args.trimaps, max_side=args.max_side,
+                                           adapt_steps=args.adapt, limit=args.limit, device=args.device,
+                                           return_rows=True, quiet=not args.verbose)
+        table_rows.append({"label": label, "kind": "model", "model": str(model_dir), "max_side": args.max_side,
+                           "adapt_steps": args.adapt, "results": results, "per_image": rows})
+    for method in args.classical:
+        version = _import_pymatting().__version__
+        results, rows = evaluate_classical(method, root, args.trimaps, limit=args.limit, return_rows=True,
+                                           quiet=not args.verbose)
+        table_rows.append({"label": f"{CLASSICAL[method]} (pymatting {version})", "kind": "classical",
+                           "method": method, "results": results, "per_image": rows})
+    print(markdown_table(table_rows, args.trimaps))
+    if args.json:
+        out = {
+            "dataset": "alphamatting.com training set (27 images, real GT)",
+            "root": str(root),
+            "region": "trimap unknown (DIM protocol); SAD, Grad, Conn /1000, MSE x1e3",
+            "command": _command_line(argv),
+            "environment": _environment(),
+            "wall_s": round(time.time() - started, 1),
+            "rows": table_rows,
+        }
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        print(f"Wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
