@@ -42,7 +42,7 @@ def adapt_model(
     trimap: torch.Tensor,
     steps: int,
     *,
-    learning_rate: float = 1e-4,
+    learning_rate: float = 1e-3,
     ddc_weight: float = 10.0,
     kernel_size: int = 11,
     progress: bool = False,
@@ -95,7 +95,7 @@ def adapt_and_predict(
     steps: int,
     max_side: int | None = DEFAULT_MAX_SIDE,
     adapt_max_side: int = DEFAULT_ADAPT_MAX_SIDE,
-    learning_rate: float = 1e-4,
+    learning_rate: float = 1e-3,
     progress: bool = False,
 ) -> MattingResult:
     """Adapt a copy of ``model`` to (image, trimap) for ``steps`` steps, then predict with it (see predict)."""

@@ -151,3 +151,15 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == 4
     AFMatting.from_pretrained(out)
+
+
+def test_init_from_a_saved_model(tmp_path):
+    first = run(tmp_path, "first", "--max_steps", "2", "--validation_steps", "0")
+    second = run(tmp_path, "second", "--max_steps", "1", "--validation_steps", "0", "--init_from", str(first),
+                 "--learning_rate", "0.0")
+    a = load_file(str(first / "model.safetensors"))
+    b = load_file(str(second / "model.safetensors"))
+    # LR 0: the weights are those loaded (BatchNorm running statistics move with the forward pass)
+    for key in a:
+        if "running" not in key and "num_batches" not in key:
+            torch.testing.assert_close(a[key], b[key], msg=key)

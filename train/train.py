@@ -51,6 +51,7 @@ DEFAULTS = {
     "backbone": "vit_small_patch16_224.dino",
     "trimap_input": False,
     "pretrained_backbone": True,  # True: timm (offline package for efficientnet_lite0), "offline", a path, or False
+    "init_from": None,  # start from the weights of a saved AFMatting model (a directory or Hub id)
     "detail_widths": [48, 96, 192],
     "fusion_widths": [256, 128, 64, 32],
     "neck_width": 256,
@@ -343,6 +344,11 @@ def main(argv=None):
         detail_widths=tuple(args.detail_widths), fusion_widths=tuple(args.fusion_widths),
         neck_width=args.neck_width, head_width=args.head_width,
     )
+    if args.init_from:
+        # fine-tune a trained model: same architecture required, loaded strictly
+        from afmatting.model import load_checkpoint, resolve_weights_file
+
+        load_checkpoint(model, resolve_weights_file(str(args.init_from)))
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(parameter_groups(model, args), lr=args.learning_rate, betas=tuple(args.adam_betas))
