@@ -10,7 +10,6 @@ from afmatting.trimap import load_trimap
 
 from .conftest import SHARED_DATA
 
-ASSETS = WEIGHTS_DIR.parent / "assets"
 
 
 @pytest.fixture(scope="module")
@@ -49,27 +48,25 @@ def test_bundled_models_load_offline(monkeypatch):
 
 def _photo_and_trimap():
     folder = SHARED_DATA / "trimap-only"
-    if (folder / "lemur.png").exists():
-        return folder / "lemur.png", load_trimap(folder / "lemur_trimap.png")
-    # a photo the project ships: a coarse trimap from a centred ellipse (cat's head), wide unknown band
-    image = ASSETS / "cat.jpg"
-    w, h = Image.open(image).size
-    yy, xx = np.mgrid[:h, :w]
-    r = ((yy - h / 2) / (h / 2)) ** 2 + ((xx - w / 2) / (w / 2.2)) ** 2
-    tri = np.full((h, w), 128, np.uint8)
-    tri[r < 0.4] = 255
-    tri[r > 1.3] = 0
-    return image, tri
+    if not (folder / "lemur.png").exists():
+        # the shipped example photos have no hand-made trimap; a guessed one would test the guess, not the model
+        pytest.skip(f"needs a real photo with a hand-made trimap: {folder} is absent")
+    return folder / "lemur.png", load_trimap(folder / "lemur_trimap.png")
 
 
 def test_trimap_model_gives_clear_foreground_and_background(trimap_model):
+    """In the unknown band, pixels next to known foreground come out opaque and those next to known background
+    transparent, and the band is a real matte rather than a uniform haze (an untrained model gives ~0.5 everywhere)."""
+    from scipy import ndimage
+
     image, tri = _photo_and_trimap()
     alpha = trimap_model.predict(image, trimap=tri, max_side=640).alpha
     unknown = tri == 128
-    band = alpha[unknown]
-    # a real matte: the unknown band is resolved to mostly clear fg / bg, not a grey 0.5 haze
-    assert ((band < 0.1) | (band > 0.9)).mean() > 0.5
-    assert 0.05 < (band > 0.5).mean() < 0.95
+    near_fg = unknown & ndimage.binary_dilation(tri == 255, iterations=3)
+    near_bg = unknown & ndimage.binary_dilation(tri == 0, iterations=3)
+    assert alpha[near_fg].mean() > 0.75
+    assert alpha[near_bg].mean() < 0.25
+    assert alpha[unknown].std() > 0.15
 
 
 def test_cli_picks_the_default_model(tmp_path, monkeypatch):
