@@ -157,6 +157,35 @@ def array_to_float(arr: np.ndarray, name: str = "image") -> np.ndarray:
     raise InvalidImageError(f"{name} has unsupported dtype {arr.dtype}.")
 
 
+def matte_to_float(values, name: str = "alpha") -> np.ndarray:
+    """A matte as float64 (H, W) in [0, 1]; uint8 is divided by 255, uint16 by 65535, floats must lie in [0, 1].
+
+    A (H, W, C) array is accepted when all its channels are equal (grey stored as RGB); its first channel is used.
+    """
+    arr = np.asarray(values)
+    if arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
+        if arr.shape[2] > 1 and not np.array_equal(arr[..., 0], arr[..., 1]):
+            raise InvalidImageError(f"{name} has {arr.shape[2]} different channels; a matte has one channel.")
+        arr = arr[..., 0]
+    if arr.ndim != 2 or arr.size == 0:
+        raise InvalidImageError(f"{name} has shape {arr.shape}; expected a non-empty (H, W) matte.")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float64) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float64) / 65535.0
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float64)
+    if np.issubdtype(arr.dtype, np.floating):
+        out = arr.astype(np.float64)
+        if not np.isfinite(out).all():
+            raise InvalidImageError(f"{name} contains NaN or infinite values.")
+        lo, hi = float(out.min()), float(out.max())
+        if lo < 0.0 or hi > 1.0:
+            raise InvalidImageError(f"{name} has values in [{lo:.4g}, {hi:.4g}]; a float matte must lie in [0, 1].")
+        return out
+    raise InvalidImageError(f"{name} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1].")
+
+
 def to_rgb(arr: np.ndarray) -> np.ndarray:
     """(H, W, C) float with C in {1, 2, 3, 4} -> (H, W, 3): grey is repeated, an alpha channel is dropped."""
     c = arr.shape[2]

@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from .errors import InvalidImageError, InvalidTrimapError
+from .io import matte_to_float
 
 METRIC_NAMES = ("SAD", "MSE", "MAD", "Grad", "Conn")
 
@@ -39,35 +40,6 @@ GRAD_SIGMA = 1.4
 CONN_STEP = 0.1
 #: theta of the connectivity error: differences below it count as fully connected
 CONN_THETA = 0.15
-
-
-def _as_matte(values, name: str) -> np.ndarray:
-    """A matte as float64 (H, W) in [0, 1]; uint8 is divided by 255, uint16 by 65535, floats must lie in [0, 1].
-
-    A (H, W, C) array is accepted when all its channels are equal (grey stored as RGB); its first channel is used.
-    """
-    arr = np.asarray(values)
-    if arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
-        if arr.shape[2] > 1 and not np.array_equal(arr[..., 0], arr[..., 1]):
-            raise InvalidImageError(f"{name} has {arr.shape[2]} different channels; a matte has one channel.")
-        arr = arr[..., 0]
-    if arr.ndim != 2 or arr.size == 0:
-        raise InvalidImageError(f"{name} has shape {arr.shape}; expected a non-empty (H, W) matte.")
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float64) / 255.0
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float64) / 65535.0
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float64)
-    if np.issubdtype(arr.dtype, np.floating):
-        out = arr.astype(np.float64)
-        if not np.isfinite(out).all():
-            raise InvalidImageError(f"{name} contains NaN or infinite values.")
-        lo, hi = float(out.min()), float(out.max())
-        if lo < 0.0 or hi > 1.0:
-            raise InvalidImageError(f"{name} has values in [{lo:.4g}, {hi:.4g}]; a float matte must lie in [0, 1].")
-        return out
-    raise InvalidImageError(f"{name} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1].")
 
 
 def _as_single(values) -> np.ndarray:
@@ -212,8 +184,8 @@ def compute_metrics(pred, gt, trimap=None) -> dict[str, float]:
         ``{"SAD", "MSE", "MAD", "Grad", "Conn"}`` as Python floats, in the units printed by papers (see the
         module doc: SAD, Grad, Conn / 1000; MSE and MAD x 1e3).
     """
-    pred_f = _as_matte(pred, "predicted alpha")
-    gt_f = _as_matte(gt, "ground-truth alpha")
+    pred_f = matte_to_float(pred, "predicted alpha")
+    gt_f = matte_to_float(gt, "ground-truth alpha")
     if pred_f.shape != gt_f.shape:
         raise InvalidImageError(
             f"predicted alpha is {pred_f.shape[1]}x{pred_f.shape[0]} (WxH) but the ground truth is "

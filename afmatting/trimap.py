@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidTrimapError
-from .io import describe, open_pil, pil_to_array
+from .io import describe, matte_to_float, open_pil, pil_to_array
 
 BACKGROUND, UNKNOWN, FOREGROUND = 0, 128, 255
 
@@ -130,27 +130,11 @@ ALPHA_EPS = 1e-5
 def _alpha_as_float(alpha, name: str = "alpha") -> np.ndarray:
     """An alpha matte (path, PIL, or (H, W) / (H, W, C) array: uint8, uint16, bool or float in [0, 1]) as float64."""
     if not isinstance(alpha, np.ndarray):
-        img = open_pil(alpha, what="alpha matte")
-        arr = pil_to_array(img)
-        if arr.shape[2] >= 3:
+        arr = pil_to_array(open_pil(alpha, what="alpha matte"))
+        if arr.shape[2] >= 3:  # grey stored as RGB(A): average the colour channels
             arr = arr[..., :3].mean(axis=2, keepdims=True)
         return arr[..., 0].astype(np.float64)
-    arr = alpha
-    if arr.ndim == 3:
-        arr = arr[..., 0]
-    if arr.ndim != 2 or arr.size == 0:
-        raise InvalidTrimapError(f"{name} has shape {alpha.shape}; expected a non-empty (H, W) matte.")
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float64)
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float64) / 255.0
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float64) / 65535.0
-    out = arr.astype(np.float64)
-    if not np.isfinite(out).all() or out.min() < 0 or out.max() > 1:
-        raise InvalidTrimapError(f"{name} must be uint8, uint16, bool or float in [0, 1].")
-    return out
-
+    return matte_to_float(alpha, name)
 
 def erode_ellipse(mask: np.ndarray, height: float, width: float) -> np.ndarray:
     """Binary erosion of a boolean (H, W) mask by an elliptical structuring element of size ``height`` x ``width``.

@@ -71,8 +71,8 @@ def main():
             rows[name, label] = run_case(kwargs, h, w, args.threads, args.repeats if label != "8MP" else 3,
                                          args.photo)
     print(f"predict() on CPU, {args.threads} threads, default max_side=1024 (alpha only)")
-    print(f"| model | image | latency s | vs ViT-S | peak RSS MiB | peak increase MiB |")
-    print(f"|---|---|---|---|---|---|")
+    print("| model | image | latency s | vs ViT-S | peak RSS MiB | peak increase MiB |")
+    print("|---|---|---|---|---|---|")
     for (backbone, label), r in rows.items():
         ratio = r["latency"] / rows[BASELINE, label]["latency"]
         print(f"| {backbone} | {label} | {r['latency']:.3f} | {ratio:.2f}x | {r['peak_mib']:.0f} | "

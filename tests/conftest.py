@@ -23,6 +23,16 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
+def import_script(relative_path: str, module_name: str):
+    """Import a script of the repository (train/train.py, benchmarks/*.py) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / relative_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def tiny_vit():
     from afmatting import AFMatting

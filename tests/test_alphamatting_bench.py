@@ -3,7 +3,6 @@
 pymatting (the classical rows) is a benchmark-only dependency and is not exercised here.
 """
 
-import importlib.util
 import json
 import sys
 
@@ -15,19 +14,12 @@ from PIL import Image
 from afmatting import AFMatting
 from afmatting.metrics import compute_metrics
 
-from .conftest import ROOT, shared_path
+from .conftest import import_script, shared_path
 
 MAX_SIDE = 192  # keeps the tiny model's runs fast; the harness passes it through to predict
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_alphamatting", ROOT / "benchmarks" / "alphamatting.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = import_script("benchmarks/alphamatting.py", "bench_alphamatting")
 
 
 def _tiny(trimap_input: bool) -> AFMatting:

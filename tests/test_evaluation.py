@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import ImageFilter
 
 from afmatting.errors import DatasetError
 from afmatting.evaluation import add_eval_subcommand, evaluate, format_table, run_eval

@@ -3,7 +3,6 @@
 import time
 
 import numpy as np
-import pytest
 
 from afmatting.data import convert_folder, load_matting_dataset
 from afmatting.synthetic import main, make_synthetic_dataset, render_sample, sample_rng, write_synthetic_folder

@@ -1,6 +1,5 @@
 """Training script: every supervision mode, resume, alpha isolation, multi-process launch, output loading."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,18 +12,13 @@ from safetensors.torch import load_file
 
 from afmatting import AFMatting
 
+from .conftest import import_script
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "train" / "configs" / "smoke.yaml")
 
 
-def _train_module():
-    spec = importlib.util.spec_from_file_location("afm_train", ROOT / "train" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train = _train_module()
+train = import_script("train/train.py", "afm_train")
 
 
 def run(tmp_path, name, *extra):
