@@ -292,22 +292,8 @@ def encode_image(path: str) -> dict:
 
 
 def read_alpha(path: str) -> np.ndarray:
-    """An alpha file as uint8 (H, W): grey stored as RGB(A) or palette is averaged to one channel; 16-bit is scaled."""
-    from .io import pil_to_array
-
-    img = _decode(path, "alpha")
-    if img.mode == "L":
-        return np.asarray(img)
-    if img.mode in ("RGBA", "LA"):  # a matte stored as transparency: use the alpha channel when colour is empty
-        arr = np.asarray(img)
-        if arr[..., :-1].max() == 0:
-            return np.ascontiguousarray(arr[..., -1])
-    values = pil_to_array(img)
-    if values.shape[2] >= 3:
-        values = values[..., :3].mean(axis=2, keepdims=True)
-    elif values.shape[2] == 2:
-        values = values[..., :1]
-    return np.round(values[..., 0] * 255.0).astype(np.uint8)
+    """An alpha file as uint8 (H, W) (see :func:`read_alpha_value`); a file that cannot be decoded is a DatasetError."""
+    return read_alpha_value(_decode(path, "alpha"))
 
 
 def _is_grey_png(path: str) -> bool:
@@ -681,15 +667,20 @@ def read_trimap_value(value) -> np.ndarray:
 
 
 def read_alpha_value(value) -> np.ndarray:
-    """A dataset ``alpha`` value -> uint8 (H, W) 0..255 (grey stored as RGB is averaged)."""
+    """A dataset ``alpha`` value -> uint8 (H, W) 0..255: grey stored as RGB(A) or palette is averaged to one channel,
+    16-bit is scaled, a matte stored only as transparency (RGBA with black colour) is read from its alpha channel."""
     if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 2:
         return value
     img = _to_pil(value, "alpha")
     if img.mode == "L":
         return np.asarray(img)
+    if img.mode in ("RGBA", "LA"):  # a matte stored as transparency: use the alpha channel when colour is empty
+        arr = np.asarray(img)
+        if arr[..., :-1].max() == 0:
+            return np.ascontiguousarray(arr[..., -1])
     from .io import pil_to_array
 
-    values = pil_to_array(img)
+    values = pil_to_array(img)  # 16-bit keeps its scale; palette and colour modes become RGB(A)
     values = values[..., :3].mean(axis=2) if values.shape[2] >= 3 else values[..., 0]
     return np.round(values * 255.0).astype(np.uint8)
 
