@@ -160,8 +160,9 @@ def write_table() -> None:
         "Trimap1/Trimap2, DIM metrics (SAD, Grad, Conn /1000; MSE ×1e3), seconds per image on the CPU.",
         "",
         "**Models.** Every trained row: EfficientNet-Lite0 (offline ImageNet weights) + slim detail-capture decoder, trimap",
-        "input, same data, steps (600 × batch 4 at 256²), seed and schedule (`train/configs/cpu_efficientnet.yaml`);",
-        "only the loss differs.",
+        "input, same data, seed and schedule (`train/configs/cpu_efficientnet.yaml`). The five loss rows train 600 steps",
+        "(batch 4, 256² crops) each and differ only in the loss; the \"2 x\" and \"3 x 600\" rows continue the DDC row",
+        "for one and two more 600-step cosine cycles (`--init_from`).",
         "",
         markdown_table(rows),
     ]
