@@ -47,6 +47,13 @@ def cmd_matte(args) -> int:
 
     from .io import list_images
 
+    if args.adapt < 0 or args.refine < 0:
+        print("error: --adapt and --refine take a number of steps >= 0.", file=sys.stderr)
+        return 2
+    if (args.adapt or args.refine) and args.trimap is None:
+        print("error: --adapt and --refine need --trimap: the trimap's known pixels anchor the per-image fit.",
+              file=sys.stderr)
+        return 2
     inputs = list_images(args.inputs)
     if not inputs:
         print(f"error: no images found in {args.inputs}", file=sys.stderr)
@@ -71,7 +78,8 @@ def cmd_matte(args) -> int:
         try:
             trimap = find_trimap(args.trimap, path)
             result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
-                                   progress=args.adapt > 0 and not args.quiet)
+                                   refine_steps=args.refine,
+                                   progress=(args.adapt > 0 or args.refine > 0) and not args.quiet)
             result.alpha_image().save(out / f"{path.stem}_alpha.png")
             if not args.no_cutout:
                 result.cutout().save(out / f"{path.stem}_cutout.png")
@@ -98,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"long side of the network input (default {DEFAULT_MAX_SIDE}); the alpha is full size")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
+    p.add_argument("--refine", type=int, default=0,
+                   help="test-time refinement: steps per level of solving known + DDC on the matte itself "
+                        "(trimap models; about 200 is a good start)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_matte)

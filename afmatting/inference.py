@@ -6,6 +6,7 @@ alpha back to the original size, apply the known-region rule for trimap models, 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Sequence
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageColor
 
-from .errors import InvalidImageError, InvalidTrimapError
+from .errors import AFMattingError, InvalidImageError, InvalidTrimapError
 from .foreground import estimate_foreground
 from .io import describe, load_image
 from .trimap import BACKGROUND, FOREGROUND, load_trimap, trimap_to_float
@@ -170,6 +171,7 @@ def predict(
     device: str | torch.device | None = None,
     batch_size: int = 4,
     adapt_steps: int = 0,
+    refine_steps: int = 0,
     progress: bool = False,
 ):
     """Matte one image, or a list of images in batches.
@@ -184,6 +186,9 @@ def predict(
         device: run on this device (the model is moved there); default the model's device.
         batch_size: images of the same network size are run together, this many at a time.
         adapt_steps: test-time adaptation steps (trimap models only; see :mod:`afmatting.adapt`).
+        refine_steps: test-time refinement steps per level: the matte is optimised under known + DDC on its own
+            image (trimap models only; see :mod:`afmatting.refine`). Applied after adaptation when both are given.
+        progress: show progress bars (images; adaptation and refinement steps).
 
     Returns:
         a MattingResult (a list of them for a list input) with ``.alpha`` float32 (H, W) in [0, 1] at the input size.
@@ -201,6 +206,11 @@ def predict(
     if device is not None:
         model.to(device)
     model.eval()
+    if refine_steps < 0:
+        raise AFMattingError(f"refine_steps must be >= 0, got {refine_steps}.")
+    if (adapt_steps or refine_steps) and not model.trimap_input:
+        raise AFMattingError("Test-time adaptation and refinement need a trimap-input model and a trimap: the "
+                             "trimap's known pixels anchor the fit.")
     if adapt_steps:
         from .adapt import adapt_and_predict
 
@@ -208,8 +218,20 @@ def predict(
             adapt_and_predict(model, im, tr, steps=adapt_steps, max_side=max_side, progress=progress)
             for im, tr in zip(images, trimaps)
         ]
-        return results[0] if single else results
+    else:
+        results = _predict_batched(model, images, trimaps, max_side, batch_size, progress)
+    if refine_steps:
+        from .refine import refine_alpha
 
+        for result in results:
+            start = time.perf_counter()
+            result.alpha = refine_alpha(result.image, result.trimap, result.alpha, refine_steps, max_side=max_side,
+                                        device=next(model.parameters()).device, progress=progress)
+            result.extra.update(refine_steps=refine_steps, refine_seconds=time.perf_counter() - start)
+    return results[0] if single else results
+
+
+def _predict_batched(model, images, trimaps, max_side, batch_size, progress) -> list[MattingResult]:
     prepared = [prepare_inputs(im, tr, model.trimap_input) for im, tr in zip(images, trimaps)]
     results: list[MattingResult | None] = [None] * len(images)
     # group by network size so a batch needs no padding between images (results equal one-by-one runs)
@@ -232,7 +254,7 @@ def predict(
                 bar.update(len(chunk))
     if bar is not None:
         bar.close()
-    return results[0] if single else results
+    return results
 
 
 def _run_chunk(model, x, t, out_sizes: Sequence[tuple[int, int]]) -> list[np.ndarray]:

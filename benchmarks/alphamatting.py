@@ -129,6 +129,7 @@ def evaluate_model_dir(
     trimaps=TRIMAPS,
     max_side: int | None = None,
     adapt_steps: int = 0,
+    refine_steps: int = 0,
     *,
     limit: int | None = None,
     device=None,
@@ -146,6 +147,7 @@ def evaluate_model_dir(
         trimaps: trimap folders to score with (one result each).
         max_side: network long side passed to ``predict``; None keeps ``predict``'s default, 0 is full resolution.
         adapt_steps: test-time adaptation steps per image (trimap-input models only).
+        refine_steps: test-time refinement steps per level and image (trimap-input models only).
         limit: score only the first N images.
         device: torch device for ``predict``.
         return_rows: also return the per-image rows.
@@ -153,19 +155,21 @@ def evaluate_model_dir(
 
     Returns:
         ``{trimap: {"SAD", "MSE", "MAD", "Grad", "Conn", "time_s", "count"}}`` (means; ``time_s`` is seconds per
-        ``predict`` call, adaptation included), and with ``return_rows`` also ``{trimap: [row, ...]}``.
+        ``predict`` call, adaptation and refinement included), and with ``return_rows`` also ``{trimap: [row, ...]}``.
     """
     from afmatting import AFMatting
 
     model = AFMatting.from_pretrained(str(model_dir))
     trimap_input = bool(getattr(model, "trimap_input", False))
-    if adapt_steps and not trimap_input:
-        raise AFMattingError(f"adapt_steps={adapt_steps} needs a trimap-input model; '{model_dir}' is trimap-free.")
+    if (adapt_steps or refine_steps) and not trimap_input:
+        raise AFMattingError(f"adapt_steps / refine_steps need a trimap-input model; '{model_dir}' is trimap-free.")
     kwargs = {}
     if max_side is not None:
         kwargs["max_side"] = None if int(max_side) == 0 else int(max_side)
     if adapt_steps:
         kwargs["adapt_steps"] = int(adapt_steps)
+    if refine_steps:
+        kwargs["refine_steps"] = int(refine_steps)
     if device is not None:
         kwargs["device"] = device
 
@@ -302,6 +306,7 @@ def main(argv=None) -> int:
     p.add_argument("--trimaps", nargs="+", default=list(TRIMAPS), help="trimap folders (default: trimap1 trimap2)")
     p.add_argument("--max-side", type=int, default=None, help="network long side for models (0: full resolution)")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps per image (trimap models)")
+    p.add_argument("--refine", type=int, default=0, help="test-time refinement steps per level (trimap models)")
     p.add_argument("--device", default=None, help="torch device for models, e.g. cuda")
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--json", default=None, help="write means and per-image rows to this JSON file")
@@ -324,11 +329,14 @@ def main(argv=None) -> int:
     for model_dir, label in zip(args.model, labels):
         if args.adapt:
             label = f"{label} + adapt {args.adapt}"
+        if args.refine:
+            label = f"{label} + refine {args.refine}"
         results, rows = evaluate_model_dir(model_dir, root, args.trimaps, max_side=args.max_side,
-                                           adapt_steps=args.adapt, limit=args.limit, device=args.device,
-                                           return_rows=True, quiet=not args.verbose)
+                                           adapt_steps=args.adapt, refine_steps=args.refine, limit=args.limit,
+                                           device=args.device, return_rows=True, quiet=not args.verbose)
         table_rows.append({"label": label, "kind": "model", "model": str(model_dir), "max_side": args.max_side,
-                           "adapt_steps": args.adapt, "results": results, "per_image": rows})
+                           "adapt_steps": args.adapt, "refine_steps": args.refine, "results": results,
+                           "per_image": rows})
     for method in args.classical:
         version = _import_pymatting().__version__
         results, rows = evaluate_classical(method, root, args.trimaps, limit=args.limit, return_rows=True,
