@@ -239,6 +239,16 @@ def test_model_choice_checks_trimap_kind(service, model_dirs, files):
     assert out[4]["visible"] is True
 
 
+def test_refinement_steps_from_the_ui(service, model_dirs, files):
+    h = Handlers(service)
+    with pytest.raises(gr.Error, match="Refinement needs a trimap"):
+        h.matte(files["photo"], AUTO, None, None, "background", "#fff", None, 512, 50)
+    plain = h.matte(files["photo"], model_dirs["trimap"], files["trimap"], None, "background", "#fff", None, 512, 0)
+    refined = h.matte(files["photo"], model_dirs["trimap"], files["trimap"], None, "background", "#fff", None, 512, 5)
+    assert refined[-1].extra["refine_steps"] == 5 and "refine_steps" not in plain[-1].extra
+    assert np.abs(refined[-1].alpha - plain[-1].alpha).max() > 1e-4
+
+
 def test_unknown_hub_id_offline_gives_a_clear_message(service, files, monkeypatch):
     from huggingface_hub import constants
 
