@@ -4,7 +4,7 @@ Where :mod:`afmatting.adapt` fine-tunes a copy of the network on one image, this
 the paper's objective per image, starting from the network's prediction: the unknown pixels' alphas are free
 variables, the known pixels stay fixed, and Adam minimises the DDC loss of :func:`afmatting.losses.ddc_loss`. The
 K×K window only links pixels 5 apart, so information crosses a wide unknown band slowly; the solve therefore runs
-coarse to fine (by default at 1/4, 1/2 and full working size) and every level adds its correction to the full-size
+coarse to fine (by default at 1/8, 1/4, 1/2 and full working size) and every level adds its correction to the full-size
 matte (so a coarse level never blurs the network's fine detail away).
 
 Time and memory are bounded: the finest level works at most at ``max_side`` pixels on the long side (its correction
@@ -21,7 +21,7 @@ from .errors import AFMattingError
 from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 #: working-size fractions of the coarse-to-fine solve
-DEFAULT_REFINE_SCALES = (0.25, 0.5, 1.0)
+DEFAULT_REFINE_SCALES = (0.125, 0.25, 0.5, 1.0)
 #: Adam step size on the alpha logits
 DEFAULT_REFINE_LEARNING_RATE = 0.05
 #: long side of the finest level (bounds time and memory on large images)

@@ -51,8 +51,9 @@ def test_zero_steps_only_applies_the_known_region():
 
 
 def test_level_sizes_are_coarse_to_fine_and_bounded():
-    assert level_sizes(600, 800) == [(150, 200), (300, 400), (600, 800)]
-    assert level_sizes(2000, 4000, max_side=1000) == [(125, 250), (250, 500), (500, 1000)]
+    assert level_sizes(600, 800) == [(75, 100), (150, 200), (300, 400), (600, 800)]
+    assert level_sizes(2000, 4000, max_side=1000) == [(62, 125), (125, 250), (250, 500), (500, 1000)]
+    assert level_sizes(600, 800, scales=(1.0, 0.5)) == [(300, 400), (600, 800)]
     assert level_sizes(40, 100) == [(40, 100)]  # coarser levels would be under 32 px
     with pytest.raises(AFMattingError, match="scales"):
         level_sizes(100, 100, scales=(0.5, 2.0))
