@@ -233,6 +233,21 @@ def evaluate_classical(
     return (results, rows) if return_rows else results
 
 
+def evaluate_ddc_solver(root=DEFAULT_ROOT, trimaps=TRIMAPS, steps: int = 200, *, limit: int | None = None,
+                        return_rows: bool = False, quiet: bool = True):
+    """Score the paper's objective as a per-image solver with no network: known + DDC minimised by
+    :func:`afmatting.refine.refine_alpha` from a flat start (0.5 on the unknown pixels). Same format as
+    :func:`evaluate_model_dir`; it shows what the trained network adds to the loss alone."""
+    from afmatting.refine import refine_alpha
+
+    def matte(image, tri):
+        flat = np.where(tri == 255, 1.0, np.where(tri == 0, 0.0, 0.5)).astype(np.float32)
+        return refine_alpha(image, tri, flat, steps)
+
+    results, rows = _score(matte, root, trimaps, limit, progress_label="ddc solver", quiet=quiet)
+    return (results, rows) if return_rows else results
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------------------------
@@ -307,13 +322,15 @@ def main(argv=None) -> int:
     p.add_argument("--max-side", type=int, default=None, help="network long side for models (0: full resolution)")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps per image (trimap models)")
     p.add_argument("--refine", type=int, default=0, help="test-time refinement steps per level (trimap models)")
+    p.add_argument("--ddc-solver", type=int, default=0, metavar="STEPS",
+                   help="also score known + DDC solved per image from a flat start, no network (steps per level)")
     p.add_argument("--device", default=None, help="torch device for models, e.g. cuda")
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--json", default=None, help="write means and per-image rows to this JSON file")
     p.add_argument("--verbose", action="store_true", help="print each image's SAD and time on stderr")
     args = p.parse_args(argv)
-    if not args.model and not args.classical:
-        p.error("nothing to evaluate: give --model and/or --classical.")
+    if not args.model and not args.classical and not args.ddc_solver:
+        p.error("nothing to evaluate: give --model, --classical and/or --ddc-solver.")
     if args.label and len(args.label) != len(args.model):
         p.error("give one --label per --model.")
     root = Path(args.root)
@@ -343,6 +360,12 @@ def main(argv=None) -> int:
                                            quiet=not args.verbose)
         table_rows.append({"label": f"{CLASSICAL[method]} (pymatting {version})", "kind": "classical",
                            "method": method, "results": results, "per_image": rows})
+    if args.ddc_solver:
+        results, rows = evaluate_ddc_solver(root, args.trimaps, args.ddc_solver, limit=args.limit, return_rows=True,
+                                            quiet=not args.verbose)
+        table_rows.append({"label": f"known + DDC solved per image from a flat start, no network "
+                                    f"({args.ddc_solver} steps per level)", "kind": "solver",
+                           "refine_steps": args.ddc_solver, "results": results, "per_image": rows})
     print(markdown_table(table_rows, args.trimaps))
     if args.json:
         out = {

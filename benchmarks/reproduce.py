@@ -103,6 +103,7 @@ def train_row(row: str, extra: list[str]) -> None:
 
 RESULTS_JSON = ROOT / "docs" / "results.json"
 CLASSICAL_JSON = ROOT / "docs" / "results_classical.json"
+SOLVER_JSON = ROOT / "docs" / "results_ddc_solver.json"
 ADAPT_STEPS = 20
 REFINE_STEPS = 200
 #: trimap-input rows also scored with test-time adaptation / refinement (Trimap1 only: 20-40 s per image here)
@@ -189,7 +190,8 @@ def write_table() -> None:
         if kind and row in ROWS:
             rows.append({"label": f"{row_label(row)} + {TEST_TIME[kind].format(steps)}", "results": value})
     classical = json.loads(CLASSICAL_JSON.read_text()) if CLASSICAL_JSON.exists() else {"rows": []}
-    for row in classical["rows"]:
+    solver = json.loads(SOLVER_JSON.read_text()) if SOLVER_JSON.exists() else {"rows": []}
+    for row in solver["rows"] + classical["rows"]:
         rows.append({"label": row["label"], "results": row["results"]})
     lines = [
         "# Small-scale reproduction on real ground truth",
@@ -224,6 +226,8 @@ def write_table() -> None:
     lines += [
         "python benchmarks/reproduce.py eval     # all rows; writes docs/results.json",
         classical.get("command", "python benchmarks/alphamatting.py --classical cf knn --json docs/results_classical.json"),
+        solver.get("command", "python benchmarks/alphamatting.py --ddc-solver 200 --trimaps trimap1 --json "
+                              "docs/results_ddc_solver.json"),
         "python benchmarks/reproduce.py table    # this file",
         "```",
     ]

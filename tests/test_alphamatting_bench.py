@@ -126,3 +126,17 @@ def test_classical_without_pymatting_says_how_to_install(monkeypatch):
         bench.classical_matte_fn("cf")
     with pytest.raises(ValueError, match="knn"):
         bench.classical_matte_fn("poisson")
+
+
+def test_ddc_solver_row_scores_the_loss_alone(root, tmp_path):
+    """The no-network row: known + DDC minimised from a flat start, on a downscaled copy of GT01 (kept in tmp)."""
+    small = tmp_path / "am"
+    for folder, resample in (("image", Image.BILINEAR), ("alpha", Image.BILINEAR), ("trimap1", Image.NEAREST)):
+        (small / folder).mkdir(parents=True)
+        Image.open(root / folder / "GT01.png").convert("RGB").resize((160, 107), resample).save(
+            small / folder / "GT01.png")
+    results, rows = bench.evaluate_ddc_solver(small, ("trimap1",), steps=30, return_rows=True)
+    _, image, trimap, gt = bench.load_alphamatting(small, "trimap1")[0]
+    flat = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5))
+    assert results["trimap1"]["count"] == 1 and rows["trimap1"][0]["name"] == "GT01"
+    assert results["trimap1"]["SAD"] < 0.5 * compute_metrics(flat, gt, trimap)["SAD"]
