@@ -140,3 +140,13 @@ def test_ddc_solver_row_scores_the_loss_alone(root, tmp_path):
     flat = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5))
     assert results["trimap1"]["count"] == 1 and rows["trimap1"][0]["name"] == "GT01"
     assert results["trimap1"]["SAD"] < 0.5 * compute_metrics(flat, gt, trimap)["SAD"]
+
+
+def test_ddc_objective_table(root, capsys):
+    objective = import_script("benchmarks/ddc_objective.py", "bench_ddc_objective")
+    assert objective.main(["--root", str(root), "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    line = next(s for s in out.splitlines() if s.startswith("| GT01 |"))
+    gt_loss, pred_loss, flat_loss = (float(v) for v in line.split("|")[2:5])
+    assert gt_loss < flat_loss and pred_loss < flat_loss  # both mattes beat the flat start under DDC
+    assert "of 1 images" in out
