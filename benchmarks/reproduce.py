@@ -140,7 +140,10 @@ def eval_rows(rows: list[str], adapt_steps: int = ADAPT_STEPS, refine_steps: int
                 if row in chosen and steps:
                     results[f"{row} + {kind} {steps}"] = evaluate_model_dir(folder, root, trimaps=("trimap1",),
                                                                            **{f"{kind}_steps": steps})
-        RESULTS_JSON.write_text(json.dumps(results, indent=2))
+        # merge into the file as it is now: another eval may have written other rows meanwhile
+        on_disk = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+        on_disk.update({k: v for k, v in results.items() if k == row or k.startswith(f"{row} + ")})
+        RESULTS_JSON.write_text(json.dumps(on_disk, indent=2))
         print(row, json.dumps(results[row]))
 
 
