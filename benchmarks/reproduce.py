@@ -217,7 +217,7 @@ def write_table() -> None:
         "",
         markdown_table(rows),
     ]
-    lines += reading_notes(results, classical)
+    lines += reading_notes(results, classical, solver)
     lines += [
         "",
         "## Commands",
@@ -253,7 +253,7 @@ def write_table() -> None:
     print((ROOT / "docs" / "results.md").read_text())
 
 
-def reading_notes(results: dict, classical: dict) -> list[str]:
+def reading_notes(results: dict, classical: dict, solver: dict | None = None) -> list[str]:
     """The targets of the reproduction, checked against the measured numbers (Trimap1 SAD)."""
     def sad(row):
         return results.get(row, {}).get("trimap1", {}).get("SAD")
@@ -271,6 +271,8 @@ def reading_notes(results: dict, classical: dict) -> list[str]:
         return out
 
     cf = next((r["results"]["trimap1"]["SAD"] for r in classical.get("rows", []) if r.get("method") == "cf"), None)
+    solver_sad = next((r["results"]["trimap1"]["SAD"] for r in (solver or {}).get("rows", [])
+                       if "trimap1" in r["results"]), None)
     shipped_row = BUNDLE["lite0-trimap"]
     shipped = sad(shipped_row)
     if shipped is None:
@@ -287,13 +289,20 @@ def reading_notes(results: dict, classical: dict) -> list[str]:
         verdict = "met" if at(last)["known+ddc"] <= 1.1 * at(last)["alpha"] else "not met"
         out.append(f"- **DDC within 10 % of the alpha-supervised baseline at equal steps: target {verdict} at "
                    f"{last * STEPS_PER_CYCLE:,} steps.** " + "; ".join(parts) + ".")
-    orderings = [c for c in range(1, len(CYCLE_SUFFIXES) + 2) if {"known", "known+dc", "known+ddc"} <= set(at(c))]
-    for c in orderings:
+    for c in range(1, len(CYCLE_SUFFIXES) + 2):
         s = at(c)
-        holds = s["known"] > s["known+dc"] > s["known+ddc"]
-        out.append(f"- **Ordering known-only > DC > DDC in error at {c * STEPS_PER_CYCLE:,} steps: "
-                   f"{'holds' if holds else 'does not hold'}.** known {s['known']:.2f}, DC {s['known+dc']:.2f}, "
-                   f"DDC {s['known+ddc']:.2f}.")
+        if not {"known+dc", "known+ddc"} <= set(s):
+            continue
+        steps = f"{c * STEPS_PER_CYCLE:,} steps"
+        if "known" in s:
+            holds = s["known"] > s["known+dc"] > s["known+ddc"]
+            out.append(f"- **Ordering known-only > DC > DDC in error at {steps}: "
+                       f"{'holds' if holds else 'does not hold'}.** known {s['known']:.2f}, DC {s['known+dc']:.2f}, "
+                       f"DDC {s['known+ddc']:.2f}.")
+        else:
+            holds = s["known+dc"] > s["known+ddc"]
+            out.append(f"- **DC > DDC in error at {steps}: {'holds' if holds else 'does not hold'}.** "
+                       f"DC {s['known+dc']:.2f}, DDC {s['known+ddc']:.2f} (known-only not trained this long).")
     if sad("known+scaled_ddc") is not None and sad("known+ddc") is not None:
         out.append(f"- **Scaled DDC** at 600 steps: {sad('known+scaled_ddc'):.2f} (plain DDC {sad('known+ddc'):.2f}).")
     for key, value in results.items():
@@ -312,12 +321,53 @@ def reading_notes(results: dict, classical: dict) -> list[str]:
                    f"the CPU (without: {results[row]['trimap1']['time_s']:.2f} s).")
     out.append("- Seconds per image were measured while other training jobs shared the 2-core machine; compare them "
                "within a row's own conditions only.")
-    out += READING_WHY
+    out += why_notes(results, cf, solver_sad)
     return out
 
 
-#: the interpretation of the numbers above (written by hand after the runs; see the issue notes)
-READING_WHY: list[str] = []
+def why_notes(results: dict, cf: float | None, solver_sad: float | None) -> list[str]:
+    """Why the learned rows stay above closed-form matting: training scale vs the objective itself."""
+    def sad(row):
+        return results.get(row, {}).get("trimap1", {}).get("SAD")
+
+    ddc_curve = [sad("known+ddc")] + [sad("known+ddc" + suffix) for suffix in CYCLE_SUFFIXES]
+    ddc_curve = [v for v in ddc_curve if v is not None]
+    gaps = []
+    for c in range(1, len(CYCLE_SUFFIXES) + 2):
+        suffix = "" if c == 1 else CYCLE_SUFFIXES[c - 2]
+        d, a = sad("known+ddc" + suffix), sad("alpha" + suffix)
+        if d is not None and a is not None:
+            gaps.append(f"{(d / a - 1) * 100:+.0f} %")
+    out = ["", "### Why no learned row reaches closed-form matting here", ""]
+    out.append(
+        "Two measurements separate training scale from the objective. **Scale:** the DDC row still improves with "
+        f"every 600-step cycle (Trimap1 SAD {' -> '.join(f'{v:.2f}' for v in ddc_curve)}) and its gap to the "
+        f"alpha-supervised row narrows as both train longer ({' -> '.join(gaps)}), so these networks sit on the "
+        "steep part of their learning curves; the paper trains about 25 times more crops, from 100 times more "
+        "images, with a DINO ViT-S/16."
+    )
+    out.append("")
+    out.append(
+        "**DC vs DDC:** the two differ by a few percent and swap places between budgets, within what one seed at "
+        "this scale can resolve. The paper's case for DDC is texture noise in the foreground *interior* under DC; "
+        "a trimap-input model is handed the interior by the trimap's known pixels, so both losses act on the band "
+        "only, where they behave alike. Known-only training is clearly worst at every budget: it learns a hard "
+        "segmentation, as the paper says."
+    )
+    if solver_sad is not None:
+        out.append("")
+        out.append(
+            "**The objective:** solved per image with no network at all (the solver row: known + DDC minimised "
+            f"coarse to fine from a flat start), the paper's loss reaches SAD {solver_sad:.2f} — far better than "
+            "any network trained here, so the networks are nowhere near what their own loss can give — yet it "
+            + (f"stays above closed-form's {cf:.2f}. " if cf is not None and solver_sad > cf else "") +
+            "DDC's minimum is not always the true matte: `python benchmarks/ddc_objective.py` finds images where "
+            "the ground truth has a higher DDC loss than the shipped model's own prediction (wide unknown regions "
+            "and hair, e.g. GT04, GT13, GT16), where closed-form matting's colour-line model fits better. "
+            "Test-time refinement combines the two: the network's matte as the starting point, the objective "
+            "solved on the image."
+        )
+    return out
 
 
 def split_test_time_key(key: str) -> tuple[str, str | None, str | None]:
