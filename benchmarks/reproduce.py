@@ -192,7 +192,8 @@ def write_table() -> None:
     for key, value in results.items():
         row, kind, steps = split_test_time_key(key)
         if kind and row in ROWS:
-            rows.append({"label": f"{row_label(row)} + {TEST_TIME[kind].format(steps)}", "results": value})
+            base = row_label(row).split(" — ")[0] + (" (shipped)" if row == BUNDLE["lite0-trimap"] else "")
+            rows.append({"label": f"{base} + {TEST_TIME[kind].format(steps)}", "results": value})
     classical = json.loads(CLASSICAL_JSON.read_text()) if CLASSICAL_JSON.exists() else {"rows": []}
     solver = json.loads(SOLVER_JSON.read_text()) if SOLVER_JSON.exists() else {"rows": []}
     for row in solver["rows"] + classical["rows"]:
@@ -340,11 +341,11 @@ def why_notes(results: dict, cf: float | None, solver_sad: float | None) -> list
             gaps.append(f"{(d / a - 1) * 100:+.0f} %")
     out = ["", "### Why no learned row reaches closed-form matting here", ""]
     out.append(
-        "Two measurements separate training scale from the objective. **Scale:** the DDC row still improves with "
-        f"every 600-step cycle (Trimap1 SAD {' -> '.join(f'{v:.2f}' for v in ddc_curve)}) and its gap to the "
-        f"alpha-supervised row narrows as both train longer ({' -> '.join(gaps)}), so these networks sit on the "
-        "steep part of their learning curves; the paper trains about 25 times more crops, from 100 times more "
-        "images, with a DINO ViT-S/16."
+        "Two measurements separate training scale from the objective. **Scale:** the DDC row improves with each "
+        f"600-step cycle, fast at first and then slowly (Trimap1 SAD {' -> '.join(f'{v:.2f}' for v in ddc_curve)}: "
+        "19 photos give little new to learn), and its gap to the alpha-supervised row narrows as both train longer "
+        f"({' -> '.join(gaps)}); the paper trains about 25 times more crops, from 100 times more images, with a "
+        "DINO ViT-S/16."
     )
     out.append("")
     out.append(
@@ -361,9 +362,11 @@ def why_notes(results: dict, cf: float | None, solver_sad: float | None) -> list
             f"coarse to fine from a flat start), the paper's loss reaches SAD {solver_sad:.2f} — far better than "
             "any network trained here, so the networks are nowhere near what their own loss can give — yet it "
             + (f"stays above closed-form's {cf:.2f}. " if cf is not None and solver_sad > cf else "") +
-            "DDC's minimum is not always the true matte: `python benchmarks/ddc_objective.py` finds images where "
-            "the ground truth has a higher DDC loss than the shipped model's own prediction (wide unknown regions "
-            "and hair, e.g. GT04, GT13, GT16), where closed-form matting's colour-line model fits better. "
+            "DDC's minimum is not always the true matte: on 6 of the 27 images (GT03, GT04, GT08, GT24, GT25, GT27) "
+            "the ground truth has a *higher* DDC loss than the shipped model's own prediction "
+            "([results_ddc_objective.md](results_ddc_objective.md), `python benchmarks/ddc_objective.py`), so "
+            "minimising DDC further cannot move those mattes towards the truth; closed-form matting's colour-line "
+            "model fits them better. "
             "Test-time refinement combines the two: the network's matte as the starting point, the objective "
             "solved on the image."
         )
