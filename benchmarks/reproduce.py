@@ -442,8 +442,11 @@ def bundled_card_kwargs(name: str, row: str, scores: dict, refined: dict | None 
                    f"|---|---|---|---|\n| {m['SAD']:.2f} | {m['MSE']:.2f} | {m['Grad']:.2f} | {m['Conn']:.2f} |")
     limitations = (
         f"Trained at tiny scale (19 photos, about {split_row(row)[1] * 12} minutes of one CPU core) as a working default, not a "
-        "state-of-the-art matting model: on alphamatting it is clearly behind classical closed-form matting "
-        "(SAD 5.31 on Trimap1, see docs/results.md), and its mattes are soft at fine structures. "
+        "state-of-the-art matting model: "
+        + ("on alphamatting it is clearly behind classical closed-form matting (SAD 5.31 on Trimap1, see "
+           "docs/results.md), and its mattes are soft at fine structures. " if "free" not in name else
+           "it has no ground-truth score here (only agreement with pseudo-alphas on 6 held-out photos), and its "
+           "mattes are soft at fine structures. ") +
         "Best on animals and portraits like its training photos; fine hair and transparent objects are approximate. "
         + ("Needs a trimap; `refine_steps=200` sharpens the matte at some seconds per image, `adapt_steps` helps on "
            "images unlike the training photos." if "trimap" in name and "free" not in name else
