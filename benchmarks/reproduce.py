@@ -43,7 +43,7 @@ ROWS = {
 #: continued rows: each "+more", "+more2", ... trains one more 600-step cosine cycle from the previous row's weights
 CYCLE_SUFFIXES = ("+more", "+more2", "+more3", "+more4")
 CONTINUED = {
-    "known": 2, "known+dc": 3, "alpha": 3,  # equal-steps comparisons (known-only at 2 x 600: its gap is large)
+    "known": 2, "known+dc": 3, "alpha": 5,  # equal-steps comparisons (known-only at 2 x 600: its gap is large)
     "known+ddc": 5, "trimap-free+ddc": 5,  # the shipped models
 }
 
