@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import AFMattingError
-from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from .trimap import BACKGROUND, FOREGROUND, UNKNOWN, trimap_to_float
 
 #: working-size fractions of the coarse-to-fine solve
 DEFAULT_REFINE_SCALES = (0.125, 0.25, 0.5, 1.0)
@@ -83,6 +83,17 @@ def solve_level(image: torch.Tensor, trimap: torch.Tensor, alpha: torch.Tensor, 
     return torch.where(unknown, torch.sigmoid(logits.detach()), trimap)
 
 
+def _progress_callback(bar):
+    if bar is None:
+        return None
+
+    def on_step(loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+
+    return on_step
+
+
 def refine_alpha(
     image: np.ndarray,
     trimap: np.ndarray,
@@ -127,8 +138,7 @@ def refine_alpha(
     if not np.isin(trimap, (BACKGROUND, UNKNOWN, FOREGROUND)).all():
         raise AFMattingError("refine_alpha needs a trimap with values 0, 128 and 255 only (see load_trimap).")
     device = torch.device(device) if device is not None else torch.device("cpu")
-    known = np.where(trimap == FOREGROUND, 1.0, 0.0).astype(np.float32)
-    full_trimap = torch.from_numpy(np.where(trimap == UNKNOWN, 0.5, known))[None, None].to(device)
+    full_trimap = torch.from_numpy(trimap_to_float(trimap))[None, None].to(device)
     full_image = torch.from_numpy(image).permute(2, 0, 1)[None].to(device)
     result = torch.from_numpy(alpha)[None, None].to(device).clamp(0, 1)
     result = torch.where(full_trimap == 0.5, result, full_trimap)
@@ -143,9 +153,7 @@ def refine_alpha(
         level_trimap = _resize(full_trimap, size, "nearest")
         start = _resize(result, size).clamp(0, 1)
         solved = solve_level(level_image, level_trimap, start, steps, learning_rate=learning_rate,
-                             kernel_size=kernel_size,
-                             on_step=(lambda loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.4f}"))) if bar
-                             else None)
+                             kernel_size=kernel_size, on_step=_progress_callback(bar))
         # add this level's correction, not its matte: the finer detail of `result` survives a coarse level
         result = (result + _resize(solved - start, (h, w))).clamp(0, 1)
         result = torch.where(full_trimap == 0.5, result, full_trimap)

@@ -239,10 +239,10 @@ def evaluate_ddc_solver(root=DEFAULT_ROOT, trimaps=TRIMAPS, steps: int = 200, *,
     :func:`afmatting.refine.refine_alpha` from a flat start (0.5 on the unknown pixels). Same format as
     :func:`evaluate_model_dir`; it shows what the trained network adds to the loss alone."""
     from afmatting.refine import refine_alpha
+    from afmatting.trimap import trimap_to_float
 
     def matte(image, tri):
-        flat = np.where(tri == 255, 1.0, np.where(tri == 0, 0.0, 0.5)).astype(np.float32)
-        return refine_alpha(image, tri, flat, steps)
+        return refine_alpha(image, tri, trimap_to_float(tri), steps)  # flat start: the trimap itself, 0.5 unknown
 
     results, rows = _score(matte, root, trimaps, limit, progress_label="ddc solver", quiet=quiet)
     return (results, rows) if return_rows else results

@@ -24,6 +24,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 from alphamatting import DEFAULT_ROOT, load_alphamatting  # noqa: E402
 
 from afmatting.losses import ddc_loss, find_similar_neighbours  # noqa: E402
+from afmatting.trimap import trimap_to_float  # noqa: E402
 
 
 def ddc_of(image: np.ndarray, alphas: dict, kernel_size: int = 11) -> dict:
@@ -52,8 +53,8 @@ def main(argv=None) -> int:
     lowest = 0
     samples = load_alphamatting(args.root, args.trimap, limit=args.limit)
     for name, image, trimap, gt in samples:
-        flat = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5))
-        losses = ddc_of(image, {"gt": gt, "pred": model.predict(image, trimap=trimap).alpha, "flat": flat})
+        losses = ddc_of(image, {"gt": gt, "pred": model.predict(image, trimap=trimap).alpha,
+                                "flat": trimap_to_float(trimap)})
         truth_lowest = losses["gt"] < losses["pred"]
         lowest += truth_lowest
         print(f"| {name} | {losses['gt']:.5f} | {losses['pred']:.5f} | {losses['flat']:.5f} | "
