@@ -48,12 +48,16 @@ CONTINUED = {
 }
 
 
+def row_dir(row: str) -> Path:
+    return RUNS / "reproduce" / row.replace("+", "_")
+
+
 def _add_continued_rows() -> None:
     for base, cycles in CONTINUED.items():
         previous = base
         for suffix in CYCLE_SUFFIXES[: cycles - 1]:
             row = base + suffix
-            ROWS[row] = [*ROWS[base], "--init_from", f"runs/reproduce/{previous.replace('+', '_')}"]
+            ROWS[row] = [*ROWS[base], "--init_from", str(row_dir(previous).relative_to(ROOT))]
             previous = row
 
 
@@ -69,10 +73,6 @@ def split_row(row: str) -> tuple[str, int]:
     base = row.split("+more")[0]
     suffix = row[len(base):]
     return base, (CYCLE_SUFFIXES.index(suffix) + 2 if suffix else 1)
-
-
-def row_dir(row: str) -> Path:
-    return RUNS / "reproduce" / row.replace("+", "_")
 
 
 def build_data() -> None:
