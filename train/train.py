@@ -68,6 +68,7 @@ DEFAULTS = {
     "colour_jitter": 0.0,
     "neighbours_in_workers": True,  # run the DDC neighbour search in the DataLoader workers
     "num_workers": 2,
+    "min_batches_per_epoch": 50,  # small datasets repeat within an epoch (workers restart at every epoch)
     # loss
     "loss": "known+ddc",
     "known_weight": 1.0,
@@ -157,18 +158,20 @@ class EpochSeededDataset(Dataset):
 
     Augmentations then depend on nothing but the example's place in the run, so a resumed run (which skips the
     consumed batches without loading them) sees exactly the crops an uninterrupted run sees, with any number of
-    DataLoader workers.
+    DataLoader workers. ``repeats`` > 1 makes one epoch visit every example that many times (as different crops):
+    DataLoader workers restart at each epoch, which costs about a second, so a tiny dataset must not make every step
+    an epoch.
     """
 
-    def __init__(self, dataset, seed: int):
-        self.dataset, self.seed, self.epoch = dataset, seed, 0
+    def __init__(self, dataset, seed: int, repeats: int = 1):
+        self.dataset, self.seed, self.epoch, self.repeats = dataset, seed, 0, max(1, int(repeats))
 
     def __len__(self):
-        return len(self.dataset)
+        return len(self.dataset) * self.repeats
 
     def __getitem__(self, index):
         torch.manual_seed((self.seed * 1_000_003 + self.epoch * 100_003 + int(index)) % (2**63))
-        example = self.dataset[int(index)]
+        example = self.dataset[int(index) % len(self.dataset)]
         example.pop("name", None)  # strings do not collate into tensors
         return example
 
@@ -331,7 +334,10 @@ def main(argv=None):
         train_split, supervision, crop_size=args.crop_size, scale_range=tuple(args.scale_range), hflip=args.hflip,
         colour=args.colour_jitter, with_neighbours=with_neighbours, neighbour_kernel=args.kernel_size,
     )
-    train_data = EpochSeededDataset(train_view, args.seed)
+    repeats = 1
+    if args.min_batches_per_epoch and len(train_view):
+        repeats = math.ceil(int(args.min_batches_per_epoch) * args.batch_size / len(train_view))
+    train_data = EpochSeededDataset(train_view, args.seed, repeats=repeats)
     train_dataloader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True, drop_last=True,
                                   num_workers=args.num_workers, persistent_workers=False)
     if len(train_dataloader) == 0:
@@ -409,6 +415,9 @@ def main(argv=None):
                     disable=not accelerator.is_local_main_process)
     model.train()
     window_start, window_images, skipped_nonfinite = time.perf_counter(), 0, 0
+    run_start, run_first_step = time.perf_counter(), global_step
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     try:
         for epoch in range(first_epoch, num_epochs):
             train_data.epoch = epoch
@@ -470,8 +479,15 @@ def main(argv=None):
     if accelerator.is_main_process:
         final = accelerator.unwrap_model(model)
         final.save_pretrained(output_dir, model_card_kwargs=card_kwargs(args, last_metrics, global_step))
+        seconds = time.perf_counter() - run_start
+        trained_images = (global_step - run_first_step) * args.batch_size * args.gradient_accumulation_steps \
+            * accelerator.num_processes
         summary = {"steps": global_step, "final_metrics": last_metrics, "best": best,
-                   "skipped_nonfinite_batches": skipped_nonfinite}
+                   "skipped_nonfinite_batches": skipped_nonfinite,
+                   # wall time of the training loop, validations included
+                   "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2)}
+        if torch.cuda.is_available():
+            summary["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
         if args.push_to_hub:
             final.push_to_hub(args.push_to_hub, model_card_kwargs=card_kwargs(args, last_metrics, global_step))
