@@ -83,11 +83,16 @@ def test_alpha_free_modes_cannot_see_alpha(tmp_path, monkeypatch):
     assert all("neighbours" in keys for keys in seen)  # DDC neighbours come from the data workers
 
 
-def test_resume_matches_uninterrupted_run(tmp_path):
-    common = ["--max_steps", "6", "--checkpointing_steps", "3", "--validation_steps", "0", "--num_workers", "0"]
+@pytest.mark.parametrize("steps, checkpoint, min_batches", [
+    (6, 3, 1),  # 8 images, batch 2: 4 batches per epoch, the resumed part crosses into epoch 1
+    (12, 9, 5),  # the images repeat twice per epoch (8 batches): resumed inside epoch 1
+])
+def test_resume_matches_uninterrupted_run(tmp_path, steps, checkpoint, min_batches):
+    common = ["--max_steps", str(steps), "--checkpointing_steps", str(checkpoint), "--validation_steps", "0",
+              "--num_workers", "0", "--min_batches_per_epoch", str(min_batches)]
     full = run(tmp_path, "full", *common)
-    interrupted = run(tmp_path, "part", *common, "--stop_after_steps", "4")
-    assert sorted(p.name for p in (interrupted / "checkpoints").iterdir()) == ["checkpoint-3"]
+    interrupted = run(tmp_path, "part", *common, "--stop_after_steps", str(checkpoint + 1))
+    assert sorted(p.name for p in (interrupted / "checkpoints").iterdir()) == [f"checkpoint-{checkpoint}"]
     assert not (interrupted / "model.safetensors").exists()
     resumed = run(tmp_path, "part", *common, "--resume_from_checkpoint", "latest")
     a = load_file(str(full / "model.safetensors"))
@@ -95,7 +100,42 @@ def test_resume_matches_uninterrupted_run(tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
-    assert json.loads((resumed / "train_summary.json").read_text())["steps"] == 6
+    assert json.loads((resumed / "train_summary.json").read_text())["steps"] == steps
+
+
+def test_small_datasets_repeat_within_an_epoch():
+    """A tiny dataset visits each image several times per epoch as different crops, so DataLoader workers (restarted
+    at every epoch) do not restart at every step; crops depend only on (seed, epoch, index)."""
+    from afmatting.data import training_dataset
+    from afmatting.synthetic import make_synthetic_dataset
+
+    view = training_dataset(make_synthetic_dataset(3, 0, size=64, seed=1)["train"], "alpha_free", crop_size=32,
+                            scale_range=(0.5, 1.5), hflip=True, colour=0.2)
+    data = train.EpochSeededDataset(view, seed=7, repeats=4)
+    assert len(data) == 12
+    first, again, repeat = data[1], data[1], data[1 + 3]
+    assert torch.equal(first["image"], again["image"])  # same (epoch, index): same crop
+    assert not torch.equal(first["image"], repeat["image"])  # the same image's next visit: another crop
+    data.epoch = 1
+    assert not torch.equal(first["image"], data[1]["image"])
+
+
+def test_epoch_length_has_a_floor_of_batches(tmp_path, monkeypatch):
+    assert train.epoch_repeats(19, 16, 50) == 43  # the reproduction's 19 photos: 43 x 19 // 16 = 51 batches
+    assert train.epoch_repeats(1800, 16, 50) == 1  # AM-2K: 112 batches already
+    assert train.epoch_repeats(19, 16, None) == train.epoch_repeats(19, 16, 0) == 1
+    made = []
+
+    class Recording(train.EpochSeededDataset):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self.repeats)
+
+    monkeypatch.setattr(train, "EpochSeededDataset", Recording)
+    out = run(tmp_path, "run", "--max_steps", "2", "--validation_steps", "0", "--min_batches_per_epoch", "20")
+    assert made == [5]  # smoke: 8 images, batch 2
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 2 and summary["images_per_s"] > 0 and summary["seconds"] > 0
 
 
 def test_layer_decay_and_no_decay_groups():

@@ -176,6 +176,13 @@ class EpochSeededDataset(Dataset):
         return example
 
 
+def epoch_repeats(num_examples: int, batch_size: int, min_batches: int | None) -> int:
+    """How many times an epoch visits each example so that it has at least ``min_batches`` batches."""
+    if not min_batches or num_examples <= 0:
+        return 1
+    return max(1, math.ceil(int(min_batches) * batch_size / num_examples))
+
+
 def load_splits(args):
     if args.dataset == "synthetic":
         data = make_synthetic_dataset(args.synthetic_train, args.synthetic_val, size=args.synthetic_size,
@@ -334,9 +341,7 @@ def main(argv=None):
         train_split, supervision, crop_size=args.crop_size, scale_range=tuple(args.scale_range), hflip=args.hflip,
         colour=args.colour_jitter, with_neighbours=with_neighbours, neighbour_kernel=args.kernel_size,
     )
-    repeats = 1
-    if args.min_batches_per_epoch and len(train_view):
-        repeats = math.ceil(int(args.min_batches_per_epoch) * args.batch_size / len(train_view))
+    repeats = epoch_repeats(len(train_view), args.batch_size, args.min_batches_per_epoch)
     train_data = EpochSeededDataset(train_view, args.seed, repeats=repeats)
     train_dataloader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True, drop_last=True,
                                   num_workers=args.num_workers, persistent_workers=False)
