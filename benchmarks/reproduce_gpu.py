@@ -14,8 +14,9 @@ finish inside the budget:
 
 Each row's final and best (held-out validation) models are written to ``DIR/<row>.tar`` as fp16 safetensors, with the
 training logs in ``DIR/logs.tar``: small enough to come back from a lent GPU machine. Unpack with
-``python benchmarks/reproduce_gpu.py --unpack DIR`` into ``runs/reproduce_gpu/<row>/`` for
-``python benchmarks/reproduce.py eval-gpu``.
+``python benchmarks/reproduce_gpu.py --unpack DIR`` into ``runs/reproduce_gpu/<row>/``, then score them here with
+``python benchmarks/reproduce_gpu.py --eval`` (alphamatting Trimap1/2 on the CPU; held-out photos for the trimap-free
+row) into ``docs/results_gpu.json``, which ``python benchmarks/reproduce.py table`` adds to docs/results.md.
 """
 
 from __future__ import annotations
@@ -33,16 +34,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from reproduce import DATA, ROWS  # noqa: E402
+from reproduce import DATA, ROWS, SHARED  # noqa: E402
 
 CONFIG = ROOT / "train" / "configs" / "gpu_efficientnet.yaml"
 GPU_RUNS = ROOT / "runs" / "reproduce_gpu"
 DEFAULT_ROWS = ("known", "known+dc", "known+ddc", "alpha", "trimap-free+ddc")
+RESULTS_GPU_JSON = ROOT / "docs" / "results_gpu.json"
 RATE = re.compile(r"images_per_s=([0-9.eE+-]+)")
 
 
-def gpu_row_dir(row: str) -> Path:
-    return GPU_RUNS / row.replace("+", "_")
+def gpu_row_dir(row: str, runs: Path = GPU_RUNS) -> Path:
+    return Path(runs) / row.replace("+", "_")
 
 
 def train_command(row: str, output_dir: Path, extra: list[str]) -> list[str]:
@@ -79,6 +81,21 @@ def wait_all(procs, deadline: float) -> dict[str, int | None]:
         if p.poll() is None:
             p.kill()
     return {row: p.wait() for row, (p, _) in procs.items()}
+
+
+def train_setting(key: str, train_args: list[str]):
+    """A training setting as the rows get it: the last ``--key value`` of the extra arguments, else the config's."""
+    import yaml
+
+    config = CONFIG
+    for i, arg in enumerate(train_args[:-1]):
+        if arg == "--config":
+            config = Path(train_args[i + 1])
+    value = (yaml.safe_load(config.read_text()) or {}).get(key)
+    for i, arg in enumerate(train_args[:-1]):
+        if arg == f"--{key}":
+            value = yaml.safe_load(train_args[i + 1])
+    return value
 
 
 def steady_rate(log: Path) -> float | None:
@@ -131,7 +148,8 @@ def run(args) -> None:
     report = {"rows": rows, "budget_s": args.budget_s}
 
     # 1. probe: the same rows, side by side, a few steps each
-    probe_dir = GPU_RUNS / "probe"
+    runs = Path(args.runs_dir)
+    probe_dir = runs / "probe"
     procs = launch(rows, probe_dir, ["--max_steps", str(args.probe_steps), "--validation_steps", "0",
                                      "--log_steps", "10", *args.train_args])
     codes = wait_all(procs, start + args.budget_s / 3)
@@ -145,35 +163,37 @@ def run(args) -> None:
     rows = ok
 
     # 2. one step count for every row: the slowest row must finish (start-up and validations counted in `margin`)
-    batch = args.batch_size
+    batch = int(train_setting("batch_size", args.train_args))
     slowest = min(rates[r] for r in rows) / batch  # steps/s
     time_left = deadline - time.time() - probe_s * 0.5 - args.margin_s
     steps = max(50, int(slowest * time_left * 0.9) // 50 * 50)
+    if args.max_steps:
+        steps = min(steps, args.max_steps)
     report["steps"] = steps
     print(f"training {rows} for {steps} steps each (slowest {slowest:.2f} steps/s, {time_left:.0f} s left)", flush=True)
 
     # 3. the real runs
-    validation = max(50, steps // 5 // 50 * 50)
-    procs = launch(rows, GPU_RUNS, ["--max_steps", str(steps), "--validation_steps", str(validation),
+    validation = min(steps, max(50, steps // 5 // 50 * 50))
+    procs = launch(rows, runs, ["--max_steps", str(steps), "--validation_steps", str(validation),
                                     *args.train_args])
     report["exit_codes"] = wait_all(procs, deadline)
     report["seconds"] = round(time.time() - start, 1)
 
     # 4. package (always)
-    report["packages"] = [package(row, gpu_row_dir(row), out, args.with_best) for row in rows]
-    (GPU_RUNS / "report.json").write_text(json.dumps(report, indent=2))
+    report["packages"] = [package(row, gpu_row_dir(row, runs), out, args.with_best) for row in rows]
+    (runs / "report.json").write_text(json.dumps(report, indent=2))
     with tarfile.open(out / "logs.tar", "w") as tar:
-        for log in sorted(GPU_RUNS.glob("*.log")) + sorted(probe_dir.glob("*.log")) + [GPU_RUNS / "report.json"]:
-            tar.add(log, arcname=str(log.relative_to(GPU_RUNS)))
+        for log in sorted(runs.glob("*.log")) + sorted(probe_dir.glob("*.log")) + [runs / "report.json"]:
+            tar.add(log, arcname=str(log.relative_to(runs)))
     print(json.dumps(report, indent=2), flush=True)
 
 
-def unpack(folder: Path) -> None:
+def unpack(folder: Path, runs: Path = GPU_RUNS) -> None:
     """``folder/<row>.tar`` -> ``runs/reproduce_gpu/<row>/`` (final model at the top, ``best/`` inside)."""
     for tar_path in sorted(folder.glob("*.tar")):
-        target = GPU_RUNS / tar_path.stem
+        target = Path(runs) / tar_path.stem
         if tar_path.stem == "logs":
-            target = GPU_RUNS
+            target = Path(runs)
         target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(tar_path) as tar:
             for member in tar.getmembers():
@@ -185,22 +205,55 @@ def unpack(folder: Path) -> None:
         print(f"unpacked {tar_path.name} -> {target}")
 
 
+def evaluate_rows(rows, runs: Path = GPU_RUNS, results_json: Path = RESULTS_GPU_JSON) -> None:
+    """Score the unpacked rows: trimap-input ones on alphamatting (real GT), the trimap-free one on the held-out
+    photos (agreement with pseudo-alphas). Writes docs/results_gpu.json with each row's training summary."""
+    from alphamatting import evaluate_model_dir
+
+    from afmatting import AFMatting
+    from afmatting.data import load_matting_dataset
+    from afmatting.evaluation import evaluate
+
+    runs = Path(runs)
+    report = json.loads((runs / "report.json").read_text()) if (runs / "report.json").exists() else {}
+    results = {"run": {k: report.get(k) for k in ("budget_s", "steps", "seconds", "probe")}, "rows": {}}
+    for row in rows:
+        folder = gpu_row_dir(row, runs)
+        if not (folder / "model.safetensors").exists():
+            print(f"skipping {row}: not unpacked ({folder})")
+            continue
+        entry = {"summary": json.loads((folder / "train_summary.json").read_text())}
+        if row.startswith("trimap-free"):
+            held_out = load_matting_dataset(DATA, "validation")
+            entry["held_out_whole"], _ = evaluate(AFMatting.from_pretrained(folder), held_out, region="whole",
+                                                  progress=False)
+        else:
+            entry.update(evaluate_model_dir(folder, SHARED / "alphamatting"))
+        results["rows"][row] = entry
+        print(row, json.dumps({k: v for k, v in entry.items() if k != "summary"}), flush=True)
+    Path(results_json).write_text(json.dumps(results, indent=2))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), choices=list(ROWS))
     ap.add_argument("--budget_s", type=float, default=420, help="wall-clock seconds for probe + training")
     ap.add_argument("--probe_steps", type=int, default=40)
+    ap.add_argument("--max_steps", type=int, help="never train more steps than this, whatever the budget allows")
     ap.add_argument("--margin_s", type=float, default=40, help="seconds kept for start-up, validation and saving")
-    ap.add_argument("--batch_size", type=int, default=16, help="must match the config (or --train_args)")
     ap.add_argument("--with_best", action="store_true", help="also package each row's best validation model")
+    ap.add_argument("--runs_dir", default=str(GPU_RUNS), help="where the rows train (and are unpacked)")
     ap.add_argument("--out", default=str(GPU_RUNS / "out"))
     ap.add_argument("--unpack", metavar="DIR", help="unpack DIR/*.tar into runs/reproduce_gpu and stop")
+    ap.add_argument("--eval", action="store_true", help="score the unpacked rows here into docs/results_gpu.json")
     ap.add_argument("train_args", nargs=argparse.REMAINDER, help="after --: extra train.py arguments for every row")
     args = ap.parse_args(argv)
     if args.train_args and args.train_args[0] == "--":
         args.train_args = args.train_args[1:]
     if args.unpack:
-        unpack(Path(args.unpack))
+        unpack(Path(args.unpack), Path(args.runs_dir))
+    elif args.eval:
+        evaluate_rows(args.rows, Path(args.runs_dir))
     else:
         run(args)
 
