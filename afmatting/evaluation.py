@@ -30,6 +30,7 @@ def evaluate(
     *,
     device=None,
     limit: int | None = None,
+    on_prediction=None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Score a model on a matting dataset.
 
@@ -43,6 +44,9 @@ def evaluate(
         progress: show a tqdm bar.
         device: passed to ``predict`` when not None.
         limit: score at most this many examples.
+        on_prediction: called as ``on_prediction(name, image, alpha, gt)`` after each prediction (image uint8
+            (H, W, 3), alpha float32 (H, W) in [0, 1], gt uint8 (H, W)), e.g. to log or save mattes without
+            predicting twice.
 
     Returns:
         ``(means, rows)``: means of SAD, MSE, MAD, Grad, Conn and ``time_s`` (seconds per predict call) plus
@@ -95,7 +99,10 @@ def evaluate(
             raise AFMattingError(
                 f"Example '{name}': the model returned alpha of shape {pred.shape}, expected {gt.shape}."
             )
-        scores = compute_metrics(np.clip(pred, 0.0, 1.0), gt, trimap if region == "unknown" else None)
+        pred = np.clip(pred, 0.0, 1.0)
+        if on_prediction is not None:
+            on_prediction(name, image, pred, gt)
+        scores = compute_metrics(pred, gt, trimap if region == "unknown" else None)
         rows.append({"name": name, **scores, "time_s": elapsed, "height": gt.shape[0], "width": gt.shape[1]})
     if not rows:
         raise DatasetError("The dataset is empty: nothing to evaluate.")

@@ -67,6 +67,17 @@ def test_blurred_predictions_match_compute_metrics(dataset):
     assert "SAD" in format_table(means_whole, "title")
 
 
+def test_on_prediction_sees_each_matte_once(dataset):
+    model = GroundTruthStandIn(dataset, blur=1.0)
+    seen = []
+    evaluate(model, dataset, progress=False, on_prediction=lambda *args: seen.append(args))
+    assert [name for name, *_ in seen] == dataset["name"] and len(model.calls) == len(dataset)
+    name, image, alpha, gt = seen[0]
+    assert image.dtype == np.uint8 and image.shape == (64, 64, 3)
+    assert alpha.dtype == np.float32 and alpha.shape == (64, 64) and 0 <= alpha.min() <= alpha.max() <= 1
+    np.testing.assert_array_equal(gt, np.asarray(dataset[0]["alpha"]))
+
+
 def test_missing_alpha_is_refused(dataset):
     with pytest.raises(DatasetError, match="alpha"):
         evaluate(GroundTruthStandIn(dataset), dataset.remove_columns("alpha"), progress=False)

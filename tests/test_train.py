@@ -197,3 +197,22 @@ def test_init_from_a_saved_model(tmp_path):
     for key in a:
         if "running" not in key and "num_batches" not in key:
             torch.testing.assert_close(a[key], b[key], msg=key)
+
+
+def test_validation_mattes_reach_tensorboard(tmp_path, monkeypatch):
+    """Validation logs its first mattes to TensorBoard from the evaluation itself (no second prediction)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import afmatting.model as model_module
+
+    calls = []
+    original = model_module.AFMatting.predict
+    monkeypatch.setattr(model_module.AFMatting, "predict",
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    out = run(tmp_path, "run", "--max_steps", "2", "--validation_steps", "2", "--log_with", "tensorboard",
+              "--num_val_images_logged", "2")
+    events = EventAccumulator(str(out / "afmatting"))
+    events.Reload()
+    assert len(events.Tags()["images"]) == 2
+    assert "val/SAD" in events.Tags()["scalars"]
+    assert len(calls) == 2  # smoke config: 2 validation images, each predicted once

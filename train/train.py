@@ -274,23 +274,29 @@ def validate(accelerator, model, val_dataset, args, step: int) -> dict | None:
         return None
     unwrapped = accelerator.unwrap_model(model)
     indices = list(range(len(val_dataset) if args.val_limit is None else min(args.val_limit, len(val_dataset))))
+    panels = []  # the main process's first mattes, for TensorBoard (kept from the evaluation, not predicted again)
+
+    def keep_panel(name, image, alpha, gt):
+        if len(panels) < (args.num_val_images_logged or 0):
+            panels.append((name, image, alpha, gt))
+
     with accelerator.split_between_processes(indices) as mine:
         rows = []
         if mine:
             _, rows = evaluate(unwrapped, val_dataset.select(mine), region=args.val_region,
-                               max_side=args.val_max_side, progress=False)
+                               max_side=args.val_max_side, progress=False,
+                               on_prediction=keep_panel if accelerator.is_main_process else None)
     rows = gather_object(rows)
     model.train()
     metrics = {k: sum(r[k] for r in rows) / len(rows) for k in ("SAD", "MSE", "MAD", "Grad", "Conn")}
     accelerator.log({f"val/{k}": v for k, v in metrics.items()}, step=step)
-    if accelerator.is_main_process and args.num_val_images_logged:
-        log_val_images(accelerator, unwrapped, val_dataset, args, step)
-        model.train()
+    if accelerator.is_main_process and panels:
+        log_val_images(accelerator, panels, step)
     return metrics
 
 
-def log_val_images(accelerator, model, val_dataset, args, step: int) -> None:
-    """A few validation mattes (image | prediction | ground truth) for TensorBoard."""
+def log_val_images(accelerator, panels, step: int) -> None:
+    """Validation mattes (image | prediction | ground truth) for TensorBoard, from ``(name, image, alpha, gt)``."""
     try:
         tracker = accelerator.get_tracker("tensorboard", unwrap=True)
     except (ValueError, AttributeError):
@@ -299,17 +305,11 @@ def log_val_images(accelerator, model, val_dataset, args, step: int) -> None:
         return
     import numpy as np
 
-    from afmatting.data import read_alpha_value, read_image_value, read_trimap_value
-
-    for i in range(min(args.num_val_images_logged, len(val_dataset))):
-        row = val_dataset[i]
-        image = read_image_value(row["image"])
-        trimap = read_trimap_value(row["trimap"])
-        pred = model.predict(image, trimap=trimap if model.trimap_input else None, max_side=args.val_max_side).alpha
-        gt = read_alpha_value(row["alpha"]).astype(np.float32) / 255.0
+    for name, image, alpha, gt in panels:
         grey = lambda a: np.repeat(a[..., None], 3, axis=2)  # noqa: E731
-        panel = np.concatenate([image.astype(np.float32) / 255.0, grey(pred), grey(gt)], axis=1)
-        tracker.add_image(f"val/{row['name']}", panel, step, dataformats="HWC")
+        panel = np.concatenate([image.astype(np.float32) / 255.0, grey(alpha), grey(gt.astype(np.float32) / 255.0)],
+                               axis=1)
+        tracker.add_image(f"val/{name}", panel, step, dataformats="HWC")
 
 
 # ------------------------------------------------------------------------------------------------------- main
