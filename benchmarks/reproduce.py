@@ -149,6 +149,21 @@ def eval_rows(rows: list[str], adapt_steps: int = ADAPT_STEPS, refine_steps: int
         print(row, json.dumps(results[row]))
 
 
+def refine_sweep(step_counts: list[int]) -> None:
+    """The shipped trimap model with test-time refinement at other step counts (Trimap1): the cost/quality trade-off
+    behind the app's "Refinement steps" slider. Merged into docs/results.json as ``"<row> + refine N"``."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from alphamatting import evaluate_model_dir
+
+    row = BUNDLE["lite0-trimap"]
+    for steps in step_counts:
+        scores = evaluate_model_dir(row_dir(row), SHARED / "alphamatting", trimaps=("trimap1",), refine_steps=steps)
+        on_disk = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+        on_disk[f"{row} + refine {steps}"] = scores
+        RESULTS_JSON.write_text(json.dumps(on_disk, indent=2))
+        print(f"{row} + refine {steps}", json.dumps(scores), flush=True)
+
+
 BASE_LABELS = {
     "known": "known only",
     "known+dc": "known + DC",
@@ -510,16 +525,21 @@ def bundled_card_kwargs(name: str, row: str, scores: dict, refined: dict | None 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["data", "train", "eval", "table", "bundle", "all"])
-    ap.add_argument("row", nargs="?", choices=list(ROWS))
+    ap.add_argument("step", choices=["data", "train", "eval", "refine-sweep", "table", "bundle", "all"])
+    ap.add_argument("row", nargs="?", help=f"train/eval: one of {list(ROWS)}; refine-sweep: steps per level, "
+                                           "comma-separated (e.g. 50,100)")
     ap.add_argument("extra", nargs=argparse.REMAINDER, help="more train.py arguments")
     args = ap.parse_args(argv)
+    if args.step in ("train", "eval") and args.row is not None and args.row not in ROWS:
+        ap.error(f"unknown row '{args.row}'; rows: {', '.join(ROWS)}")
     if args.step == "data":
         build_data()
     elif args.step == "train":
         train_row(args.row, args.extra)
     elif args.step == "eval":
         eval_rows([args.row] if args.row else list(ROWS))
+    elif args.step == "refine-sweep":
+        refine_sweep([int(n) for n in (args.row or "50,100").split(",")])
     elif args.step == "table":
         write_table()
     elif args.step == "bundle":
