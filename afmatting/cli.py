@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
     p.add_argument("--refine", type=int, default=0,
                    help="test-time refinement: steps per level of solving known + DDC on the matte itself "
-                        "(trimap models; about 200 is a good start)")
+                        "(trimap models; 100 is a good start: on alphamatting, 100 and 200 score alike)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_matte)

@@ -591,8 +591,8 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                                          info="long side the network sees; the matte is always full size")
                     refine = gr.Slider(0, 400, value=0, step=50, label="Refinement steps (with a trimap)",
                                        info="after the network, optimise the matte under the paper's DDC loss on "
-                                            "this photo: sharper edges, slower (at 200: about 45 s for an 800-px photo "
-                                            "on a 2-core CPU)",
+                                            "this photo: sharper edges, slower (at 100: about 20 s for an 800-px photo "
+                                            "on a 2-core CPU; more steps barely change the matte)",
                                        elem_id="afm-refine")
                 run = gr.Button("Matte", variant="primary", elem_id="afm-run")
                 examples = [str(ASSETS_DIR / n) for n in EXAMPLE_PHOTOS if (ASSETS_DIR / n).exists()]
