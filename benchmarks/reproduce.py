@@ -205,7 +205,7 @@ def write_table() -> None:
     for row in table_rows():
         if row in results:
             rows.append({"label": row_label(row), "results": results[row]})
-    for key, value in results.items():
+    for key, value in test_time_items(results):
         row, kind, steps = split_test_time_key(key)
         if kind and row in ROWS:
             base = row_label(row).split(" — ")[0] + (" (shipped)" if row == BUNDLE["lite0-trimap"] else "")
@@ -246,6 +246,7 @@ def write_table() -> None:
         lines.append(train_command_text(row))
     lines += [
         "python benchmarks/reproduce.py eval     # all rows; writes docs/results.json",
+        "python benchmarks/reproduce.py refine-sweep 50,100,400   # the shipped model's refinement at other step counts",
         classical.get("command", "python benchmarks/alphamatting.py --classical cf knn --json docs/results_classical.json"),
         solver.get("command", "python benchmarks/alphamatting.py --ddc-solver 200 --trimaps trimap1 --json "
                               "docs/results_ddc_solver.json"),
@@ -374,7 +375,7 @@ def reading_notes(results: dict, classical: dict, solver: dict | None = None) ->
                        f"DC {s['known+dc']:.2f}, DDC {s['known+ddc']:.2f} (known-only not trained this long).")
     if sad("known+scaled_ddc") is not None and sad("known+ddc") is not None:
         out.append(f"- **Scaled DDC** at 600 steps: {sad('known+scaled_ddc'):.2f} (plain DDC {sad('known+ddc'):.2f}).")
-    for key, value in results.items():
+    for key, value in test_time_items(results):
         row, kind, steps = split_test_time_key(key)
         if not kind or "trimap1" not in value or sad(row) is None:
             continue
@@ -449,6 +450,16 @@ def split_test_time_key(key: str) -> tuple[str, str | None, str | None]:
             row, steps = key.split(marker)
             return row, kind, steps
     return key, None, None
+
+
+def test_time_items(results: dict) -> list[tuple[str, dict]]:
+    """The test-time rows of ``results`` in table order: by row, then adaptation before refinement, then steps."""
+    keyed = []
+    for key, value in results.items():
+        row, kind, steps = split_test_time_key(key)
+        if kind:
+            keyed.append(((row, list(TEST_TIME).index(kind), int(steps)), key, value))
+    return [(key, value) for _, key, value in sorted(keyed)]
 
 
 def train_command_text(row: str) -> str:
