@@ -592,7 +592,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                     refine = gr.Slider(0, 400, value=0, step=50, label="Refinement steps (with a trimap)",
                                        info="after the network, optimise the matte under the paper's DDC loss on "
                                             "this photo: sharper edges, slower (at 100: about 20 s for an 800-px photo "
-                                            "on a 2-core CPU; more steps barely change the matte)",
+                                            "on a 2-core CPU; more is not better: 400 scored worse than 100)",
                                        elem_id="afm-refine")
                 run = gr.Button("Matte", variant="primary", elem_id="afm-run")
                 examples = [str(ASSETS_DIR / n) for n in EXAMPLE_PHOTOS if (ASSETS_DIR / n).exists()]

@@ -389,6 +389,17 @@ def reading_notes(results: dict, classical: dict, solver: dict | None = None) ->
                    f"own trimap, no labels) on the {row_label(row).split(' — ')[0]} model: {sad(row):.2f} -> "
                    f"{tuned['SAD']:.2f} ({pct(tuned['SAD'], sad(row))}{verdict}), {tuned['time_s']:.1f} s per image on "
                    f"the CPU (without: {results[row]['trimap1']['time_s']:.2f} s).")
+    sweep = {int(split_test_time_key(k)[2]): v["trimap1"]["SAD"] for k, v in test_time_items(results)
+             if split_test_time_key(k)[:2] == (BUNDLE["lite0-trimap"], "refine") and "trimap1" in v}
+    if len(sweep) > 2:
+        best = min(sweep, key=sweep.get)
+        enough = min(n for n, v in sweep.items() if v <= sweep[best] * 1.01)  # within 1 % of the best, fewest steps
+        out.append("- **Refinement steps** (Trimap1 SAD by steps per level): "
+                   + ", ".join(f"{n}: {v:.2f}" for n, v in sorted(sweep.items()))
+                   + f". {enough} steps come within 1 % of the best ({best}: {sweep[best]:.2f}), which is why the app "
+                   f"and the CLI suggest about {enough}"
+                   + ("; beyond the best the error rises again: minimising DDC harder moves the matte away from the "
+                      "truth." if best < max(sweep) else "."))
     out.append("- Seconds per image were measured while other training jobs shared the 2-core machine; compare them "
                "within a row's own conditions only.")
     out += why_notes(results, cf, solver_sad)
@@ -532,7 +543,8 @@ def bundled_card_kwargs(name: str, row: str, scores: dict, refined: dict | None 
            "it has no ground-truth score here (only agreement with pseudo-alphas on 6 held-out photos), and its "
            "mattes are soft at fine structures. ") +
         "Best on animals and portraits like its training photos; fine hair and transparent objects are approximate. "
-        + ("Needs a trimap; `refine_steps=100` sharpens the matte at some seconds per image, `adapt_steps` helps on "
+        + ("Needs a trimap; `refine_steps=100` sharpens the matte at some seconds per image (more is not better, see "
+           "above), `adapt_steps` helps on "
            "images unlike the training photos." if "trimap" in name and "free" not in name else
            "Trimap-free: it must guess what the foreground is, and can fail on cluttered scenes or several subjects.")
     )
