@@ -12,8 +12,9 @@ finish inside the budget:
 3. train all rows side by side with that step count; a row still running at the deadline is interrupted (the training
    script then saves a checkpoint) so that the packaging below always runs.
 
-Each row's final and best (held-out validation) models are written to ``DIR/<row>.tar`` as fp16 safetensors, with the
-training logs in ``DIR/logs.tar``: small enough to come back from a lent GPU machine. Unpack with
+Each row's final model (and with ``--with_best`` its best held-out validation model) is written to ``DIR/<row>.tar``
+as fp16 safetensors, with the training logs in ``DIR/logs.tar``: small enough to come back from a lent GPU machine.
+Unpack with
 ``python benchmarks/reproduce_gpu.py --unpack DIR`` into ``runs/reproduce_gpu/<row>/``, then score them here with
 ``python benchmarks/reproduce_gpu.py --eval`` (alphamatting Trimap1/2 on the CPU; held-out photos for the trimap-free
 row) into ``docs/results_gpu.json``, which ``python benchmarks/reproduce.py table`` adds to docs/results.md.
