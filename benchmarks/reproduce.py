@@ -142,11 +142,15 @@ def eval_rows(rows: list[str], adapt_steps: int = ADAPT_STEPS, refine_steps: int
                 if row in chosen and steps:
                     results[f"{row} + {kind} {steps}"] = evaluate_model_dir(folder, root, trimaps=("trimap1",),
                                                                            **{f"{kind}_steps": steps})
-        # merge into the file as it is now: another eval may have written other rows meanwhile
-        on_disk = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-        on_disk.update({k: v for k, v in results.items() if k == row or k.startswith(f"{row} + ")})
-        RESULTS_JSON.write_text(json.dumps(on_disk, indent=2))
+        merge_results({k: v for k, v in results.items() if k == row or k.startswith(f"{row} + ")})
         print(row, json.dumps(results[row]))
+
+
+def merge_results(rows: dict) -> None:
+    """Write ``rows`` into docs/results.json as the file is now: another eval may have written other rows meanwhile."""
+    on_disk = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    on_disk.update(rows)
+    RESULTS_JSON.write_text(json.dumps(on_disk, indent=2))
 
 
 def refine_sweep(step_counts: list[int]) -> None:
@@ -158,9 +162,7 @@ def refine_sweep(step_counts: list[int]) -> None:
     row = BUNDLE["lite0-trimap"]
     for steps in step_counts:
         scores = evaluate_model_dir(row_dir(row), SHARED / "alphamatting", trimaps=("trimap1",), refine_steps=steps)
-        on_disk = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-        on_disk[f"{row} + refine {steps}"] = scores
-        RESULTS_JSON.write_text(json.dumps(on_disk, indent=2))
+        merge_results({f"{row} + refine {steps}": scores})
         print(f"{row} + refine {steps}", json.dumps(scores), flush=True)
 
 
