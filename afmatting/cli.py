@@ -47,12 +47,11 @@ def cmd_matte(args) -> int:
 
     from .io import list_images
 
-    if args.adapt < 0 or args.refine < 0:
-        print("error: --adapt and --refine take a number of steps >= 0.", file=sys.stderr)
+    if args.adapt < 0:
+        print("error: --adapt takes a number of steps >= 0.", file=sys.stderr)
         return 2
-    if (args.adapt or args.refine) and args.trimap is None:
-        print("error: --adapt and --refine need --trimap: the trimap's known pixels anchor the per-image fit.",
-              file=sys.stderr)
+    if args.adapt and args.trimap is None:
+        print("error: --adapt needs --trimap: the trimap's known pixels anchor the per-image fit.", file=sys.stderr)
         return 2
     inputs = list_images(args.inputs)
     if not inputs:
@@ -78,8 +77,7 @@ def cmd_matte(args) -> int:
         try:
             trimap = find_trimap(args.trimap, path)
             result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
-                                   refine_steps=args.refine,
-                                   progress=(args.adapt > 0 or args.refine > 0) and not args.quiet)
+                                   refine=not args.no_refine, progress=args.adapt > 0 and not args.quiet)
             result.alpha_image().save(out / f"{path.stem}_alpha.png")
             if not args.no_cutout:
                 result.cutout().save(out / f"{path.stem}_cutout.png")
@@ -106,9 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"long side of the network input (default {DEFAULT_MAX_SIDE}); the alpha is full size")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
-    p.add_argument("--refine", type=int, default=0,
-                   help="test-time refinement: steps per level of solving known + DDC on the matte itself "
-                        "(trimap models; 100 is a good start: on alphamatting, 100 and 200 score alike)")
+    p.add_argument("--no-refine", action="store_true",
+                   help="with --trimap: return the network's matte alone (by default it is refined per image with "
+                        "the matting Laplacian's colour-line prior; about a second per photo)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_matte)

@@ -26,6 +26,7 @@ def evaluate(
     dataset,
     region: str = "unknown",
     max_side: int | None = None,
+    refine: bool = True,
     progress: bool = True,
     *,
     device=None,
@@ -41,6 +42,8 @@ def evaluate(
         dataset: a ``datasets.Dataset`` (or any iterable of dicts) with ``image``, ``trimap``, ``alpha`` and ``name``.
         region: ``"unknown"`` scores the trimap's unknown pixels, ``"whole"`` every pixel.
         max_side: passed to ``predict``; None leaves predict's own default, 0 means full resolution.
+        refine: passed to ``predict``: trimap models refine their mattes per image (False: the network alone, as
+            training's validation scores it).
         progress: show a tqdm bar.
         device: passed to ``predict`` when not None.
         limit: score at most this many examples.
@@ -62,7 +65,7 @@ def evaluate(
             f"The dataset has no 'alpha' column (columns: {column_names}); evaluation needs ground-truth alpha."
         )
     trimap_input = bool(getattr(model, "trimap_input", False))
-    predict_kwargs = {}
+    predict_kwargs = {} if refine else {"refine": False}  # refining is predict's own default
     if max_side is not None:
         predict_kwargs["max_side"] = None if max_side == 0 else int(max_side)
     if device is not None:
@@ -146,6 +149,7 @@ def add_eval_subcommand(subparsers) -> None:
     p.add_argument("--csv", default=None, help="write per-image rows to this CSV file")
     p.add_argument("--max-side", type=int, default=None, help="network long side (0: full resolution)")
     p.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu")
+    p.add_argument("--no-refine", action="store_true", help="score the network's matte alone (trimap models)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N images")
     p.add_argument("--alpha-dir", default="alpha", help="raw generic folders: name of the alpha folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -167,6 +171,7 @@ def run_eval(args) -> int:
         dataset,
         region=args.region,
         max_side=args.max_side,
+        refine=not args.no_refine,
         progress=not getattr(args, "quiet", False),
         device=args.device,
         limit=getattr(args, "limit", None),

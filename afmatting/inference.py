@@ -171,6 +171,7 @@ def predict(
     device: str | torch.device | None = None,
     batch_size: int = 4,
     adapt_steps: int = 0,
+    refine: bool = True,
     refine_steps: int = 0,
     progress: bool = False,
 ):
@@ -186,8 +187,11 @@ def predict(
         device: run on this device (the model is moved there); default the model's device.
         batch_size: images of the same network size are run together, this many at a time.
         adapt_steps: test-time adaptation steps (trimap models only; see :mod:`afmatting.adapt`).
-        refine_steps: test-time refinement steps per level: the matte is optimised under known + DDC on its own
-            image (trimap models only; see :mod:`afmatting.refine`). Applied after adaptation when both are given.
+        refine: with a trimap, refine the network's matte per image (the matting Laplacian's colour-line prior with a
+            pull towards the network's matte, solved on the unknown pixels; see :mod:`afmatting.refine`). On by
+            default; ``False`` returns the network's matte alone. Ignored without a trimap.
+        refine_steps: the earlier gradient refinement (Adam steps per level under known + DDC; see
+            :mod:`afmatting.refine_adam`), kept for comparison; when > 0 it replaces ``refine``.
         progress: show progress bars (images; adaptation and refinement steps).
 
     Returns:
@@ -221,13 +225,21 @@ def predict(
     else:
         results = _predict_batched(model, images, trimaps, max_side, batch_size, progress)
     if refine_steps:
+        from .refine_adam import refine_alpha_adam
+
+        for result in results:
+            start = time.perf_counter()
+            result.alpha = refine_alpha_adam(result.image, result.trimap, result.alpha, refine_steps,
+                                             max_side=max_side, device=next(model.parameters()).device,
+                                             progress=progress)
+            result.extra.update(refine_steps=refine_steps, refine_seconds=time.perf_counter() - start)
+    elif refine and model.trimap_input:
         from .refine import refine_alpha
 
         for result in results:
             start = time.perf_counter()
-            result.alpha = refine_alpha(result.image, result.trimap, result.alpha, refine_steps, max_side=max_side,
-                                        device=next(model.parameters()).device, progress=progress)
-            result.extra.update(refine_steps=refine_steps, refine_seconds=time.perf_counter() - start)
+            result.alpha = refine_alpha(result.image, result.trimap, result.alpha)
+            result.extra.update(refined=True, refine_seconds=time.perf_counter() - start)
     return results[0] if single else results
 
 

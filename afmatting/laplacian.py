@@ -82,18 +82,14 @@ def laplacian_stencil(
     win_dy, win_dx = (a.ravel() for a in np.meshgrid(r, r, indexing="ij"))
     pixels = centres[:, None] + (win_dy * w + win_dx)[None, :]  # (n, size) flat index of each window pixel
     colours = image.reshape(-1, 3)[pixels]  # (n, size, 3)
-    mean = colours.mean(axis=1, keepdims=True)
-    centred = colours - mean
-    cov = np.einsum("nki,nkj->nij", centred, centred) / size
-    cov += (epsilon / size) * np.eye(3)
-    inv = np.linalg.inv(cov)
-    projected = np.einsum("nki,nij->nkj", centred, inv)
-    affinity = (1.0 + np.einsum("npj,nqj->npq", projected, centred)) / size  # (n, size, size)
-    for p in range(size):
-        for q in range(size):
-            k = (win_dy[q] - win_dy[p] + 2 * radius) * span + (win_dx[q] - win_dx[p] + 2 * radius)
-            # within one (p, q) the pixels p of distinct windows are distinct: a plain fancy-index add is exact
-            stencil[k, pixels[:, p]] += (1.0 if p == q else 0.0) - affinity[:, p, q]
+    centred = colours - colours.mean(axis=1, keepdims=True)
+    cov = np.matmul(centred.transpose(0, 2, 1), centred) / size + (epsilon / size) * np.eye(3)
+    projected = np.matmul(centred, np.linalg.inv(cov))  # (n, size, 3)
+    affinity = (1.0 + np.matmul(projected, centred.transpose(0, 2, 1))) / size  # (n, size, size)
+    # L[p, q] += δ_pq − affinity for every window; one weighted bincount over (stencil plane, pixel p) sums them all
+    plane_of = (win_dy[None, :] - win_dy[:, None] + 2 * radius) * span + (win_dx[None, :] - win_dx[:, None] + 2 * radius)
+    target = plane_of[None, :, :] * (h * w) + pixels[:, :, None]
+    stencil = np.bincount(target.ravel(), weights=(np.eye(size)[None] - affinity).ravel(), minlength=stencil.size)
     return stencil.reshape(len(offsets), h, w)
 
 

@@ -1,131 +1,215 @@
-"""Test-time refinement: optimise the alpha matte itself under the known + DDC objective, no labels.
+"""Test-time refinement: solve for the unknown pixels of a matte, starting from the network's prediction, no labels.
 
-Where :mod:`afmatting.adapt` fine-tunes a copy of the network on one image, this leaves the network alone and solves
-the paper's objective per image, starting from the network's prediction: the unknown pixels' alphas are free
-variables, the known pixels stay fixed, and Adam minimises the DDC loss of :func:`afmatting.losses.ddc_loss`. The
-K×K window only links pixels 5 apart, so information crosses a wide unknown band slowly; the solve therefore runs
-coarse to fine (by default at 1/8, 1/4, 1/2 and full working size) and every level adds its correction to the full-size
-matte (so a coarse level never blurs the network's fine detail away).
+The variables are the trimap's unknown pixels only; the known pixels are fixed at 0 or 1. The energy is::
 
-Time and memory are bounded: the finest level works at most at ``max_side`` pixels on the long side (its correction
-is upsampled to the input size), and the DDC neighbours are searched once per level.
+    E(α) = αᵀ L α  +  λ Σ_unknown (α_i − p_i)²  [ + β Σ_pairs |(α_i − α_j) − d_ij| ]
+
+* ``αᵀ L α``: the closed-form matting Laplacian (Levin et al. 2008; :mod:`afmatting.laplacian`), the classical
+  colour-line prior, built only over the 3×3 windows that touch the unknown region.
+* ``λ Σ (α − p)²``: a weak pull towards the network's matte ``p``. This is where what the network learned without
+  labels enters: where the colour lines are ambiguous (similar foreground and background colours), the pull decides.
+* optional ``β ·`` DDC, the paper's loss restricted to the pairs that touch the unknown region
+  (:mod:`afmatting.ddc_band`), minimised by iteratively reweighted least squares. Measured on alphamatting it does not
+  improve on the first two terms (the network, trained with DDC, already carries it), so it is off by default.
+
+The quadratic part is one sparse symmetric positive definite system over the unknown pixels, solved by conjugate
+gradients with a Jacobi preconditioner. CG only propagates information a few pixels per iteration, so the solve runs
+coarse to fine (1/4, 1/2 and full working size by default): each level starts from the previous level's solution,
+upsampled, and the first from the network's matte. Images larger than ``max_side`` are solved at that size and the
+correction is upsampled and added to the full-size matte.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import scipy.ndimage as ndi
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 import torch
 import torch.nn.functional as F
 
 from .errors import AFMattingError
-from .trimap import BACKGROUND, FOREGROUND, UNKNOWN, trimap_to_float
+from .laplacian import DEFAULT_EPSILON, laplacian_stencil, restrict_to_unknown
+from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
+__all__ = ["RefineSettings", "refine_alpha", "solve_level", "level_sizes"]
+
+#: λ, the pull towards the network's matte (chosen on alphamatting Trimap1: see docs/results.md, refinement sweep)
+DEFAULT_PRIOR_WEIGHT = 3e-5
 #: working-size fractions of the coarse-to-fine solve
-DEFAULT_REFINE_SCALES = (0.125, 0.25, 0.5, 1.0)
-#: Adam step size on the alpha logits
-DEFAULT_REFINE_LEARNING_RATE = 0.05
-#: long side of the finest level (bounds time and memory on large images)
+DEFAULT_SCALES = (0.25, 0.5, 1.0)
+#: long side of the finest level (bounds time and memory; the correction is upsampled beyond it)
 DEFAULT_REFINE_MAX_SIDE = 1024
-#: levels whose short side would be below this are skipped (too few pixels for an 11 x 11 window to mean much)
+#: levels whose short side would be below this are skipped
 MIN_LEVEL_SIDE = 32
+#: IRLS smoothing of |r| for the optional DDC term: |r| is replaced by r² / (2 max(|r0|, δ)) around r0
+IRLS_DELTA = 0.01
 
 
-def level_sizes(height: int, width: int, scales=DEFAULT_REFINE_SCALES, max_side: int | None = None) -> list:
-    """(h, w) of each level: ``scales`` of the working size (the input capped at ``max_side``), coarse to fine."""
+@dataclass(frozen=True)
+class RefineSettings:
+    """Settings of :func:`refine_alpha` (the defaults are what ``predict`` uses).
+
+    Attributes:
+        prior_weight: λ, the pull towards the network's matte (per pixel, relative to the Laplacian's scale).
+        laplacian_weight: weight of the matting Laplacian (0 leaves it out).
+        ddc_weight: β, weight of the DDC term (0: off; sums over pairs, not a mean).
+        kernel_size: DDC window side K.
+        epsilon: the Laplacian's covariance regulariser.
+        scales: working-size fractions solved coarse to fine.
+        max_side: long side of the finest level (None: full size).
+        tolerance: CG stops at this relative residual; max_iterations: or after this many iterations (per level).
+        irls_iterations: reweighting rounds when the DDC term is on.
+    """
+
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    laplacian_weight: float = 1.0
+    ddc_weight: float = 0.0
+    kernel_size: int = 11
+    epsilon: float = DEFAULT_EPSILON
+    scales: tuple = DEFAULT_SCALES
+    max_side: int | None = DEFAULT_REFINE_MAX_SIDE
+    tolerance: float = 1e-4
+    max_iterations: int = 300
+    irls_iterations: int = 3
+
+    def check(self) -> "RefineSettings":
+        if not self.prior_weight > 0:
+            raise AFMattingError(f"refine prior_weight must be > 0 (it keeps the system well posed), got "
+                                 f"{self.prior_weight}.")
+        if self.laplacian_weight < 0 or self.ddc_weight < 0:
+            raise AFMattingError("refine laplacian_weight and ddc_weight must be >= 0.")
+        if self.max_side is not None and self.max_side < MIN_LEVEL_SIDE:
+            raise AFMattingError(f"refine max_side must be at least {MIN_LEVEL_SIDE}, got {self.max_side}.")
+        for scale in self.scales:
+            if not 0 < scale <= 1:
+                raise AFMattingError(f"refine scales must be in (0, 1], got {scale}.")
+        return self
+
+
+def level_sizes(height: int, width: int, scales=DEFAULT_SCALES, max_side: int | None = None) -> list:
+    """(h, w) of each level: ``scales`` of the working size (the input capped at ``max_side``), coarse to fine.
+    The finest level is always kept; coarser ones whose short side is below ``MIN_LEVEL_SIDE`` are skipped."""
     top = 1.0 if max_side is None or max(height, width) <= max_side else max_side / max(height, width)
     sizes = []
     for scale in sorted(scales):
-        if not 0 < scale <= 1:
-            raise AFMattingError(f"refine scales must be in (0, 1], got {scale}.")
         size = (max(1, round(height * top * scale)), max(1, round(width * top * scale)))
-        if min(size) >= min(MIN_LEVEL_SIDE, height, width) and size not in sizes:
+        if size not in sizes and (scale == max(scales) or min(size) >= MIN_LEVEL_SIDE):
             sizes.append(size)
     return sizes
 
 
-def _resize(x: torch.Tensor, size, mode: str = "bilinear") -> torch.Tensor:
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    if mode == "nearest":
-        return F.interpolate(x, size=size, mode="nearest")
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+def _ddc_system(image, unknown, known_alpha, kernel_size):
+    """Residuals of the band's DDC pairs as r = B x + c over the unknown pixels x."""
+    from .ddc_band import ddc_band_pairs
+
+    pairs = ddc_band_pairs(image, unknown, kernel_size)
+    position = np.full(unknown.size, -1, dtype=np.int64)
+    position[np.flatnonzero(unknown)] = np.arange(int(unknown.sum()))
+    pi, pj = position[pairs.first], position[pairs.second]
+    rows = np.arange(len(pi))
+    free_i, free_j = pi >= 0, pj >= 0
+    B = sp.csr_matrix(
+        (np.concatenate([np.ones(free_i.sum()), -np.ones(free_j.sum())]),
+         (np.concatenate([rows[free_i], rows[free_j]]), np.concatenate([pi[free_i], pj[free_j]]))),
+        shape=(len(pi), len(position[position >= 0])),
+    )
+    flat_known = known_alpha.ravel()
+    c = np.where(free_i, 0.0, flat_known[pairs.first]) - np.where(free_j, 0.0, flat_known[pairs.second]) \
+        - pairs.distance
+    return B, c
 
 
-def solve_level(image: torch.Tensor, trimap: torch.Tensor, alpha: torch.Tensor, steps: int, *,
-                learning_rate: float = DEFAULT_REFINE_LEARNING_RATE, kernel_size: int = 11, on_step=None):
-    """Minimise the DDC loss over the unknown pixels of one level.
+def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start: np.ndarray | None = None,
+                settings: RefineSettings = RefineSettings()) -> tuple[np.ndarray, int]:
+    """Minimise the energy of the module docstring over the unknown pixels of one level.
 
     Args:
-        image: float32 (1, 3, h, w) in [0, 1]; trimap: float32 (1, 1, h, w) in {0, 0.5, 1}; alpha: float32
-            (1, 1, h, w) in [0, 1], the starting point.
-        steps: Adam steps; on_step: called after each step with the loss value (progress).
+        image: float (h, w, 3) RGB in [0, 1]; trimap: uint8 (h, w) {0, 128, 255}.
+        prior: float (h, w) in [0, 1], the network's matte p; start: float (h, w), the CG starting point
+            (default ``prior``).
 
     Returns:
-        float32 (1, 1, h, w) in [0, 1]: the optimised alpha, equal to the trimap on its known pixels.
+        (alpha float64 (h, w) in [0, 1], equal to the trimap on its known pixels; CG iterations used).
     """
-    from .losses import ddc_loss, find_similar_neighbours
+    unknown = trimap == UNKNOWN
+    known_alpha = (trimap == FOREGROUND).astype(np.float64)
+    if not unknown.any():
+        return known_alpha, 0
+    m = int(unknown.sum())
+    p = np.asarray(prior, dtype=np.float64)[unknown]
+    x = p.copy() if start is None else np.asarray(start, dtype=np.float64)[unknown]
+    lam = settings.prior_weight
+    matrix = lam * sp.identity(m, format="csr")
+    rhs = lam * p
+    if settings.laplacian_weight:
+        # windows centred on an unknown pixel or next to one are the only ones whose energy can change
+        centres = ndi.maximum_filter(unknown.view(np.uint8), size=3, mode="constant").astype(bool)
+        laplacian, pull = restrict_to_unknown(laplacian_stencil(image, centres, settings.epsilon), unknown,
+                                              known_alpha)
+        matrix = matrix + settings.laplacian_weight * laplacian
+        rhs = rhs - settings.laplacian_weight * pull
+    iterations = [0]
 
-    unknown = trimap == 0.5
-    # Optimising logits keeps alpha in (0, 1) without clamping (a clamp would stop the gradient at the bounds).
-    logits = torch.logit(alpha.clamp(1e-3, 1 - 1e-3)).detach().requires_grad_(True)
-    neighbours = find_similar_neighbours(image, kernel_size=kernel_size)
-    optimizer = torch.optim.Adam([logits], lr=learning_rate)
-    for _ in range(steps):
-        with torch.enable_grad():
-            current = torch.where(unknown, torch.sigmoid(logits), trimap)
-            loss = ddc_loss(image, current, kernel_size=kernel_size, neighbours=neighbours)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        if on_step is not None:
-            on_step(float(loss))
-    return torch.where(unknown, torch.sigmoid(logits.detach()), trimap)
+    def count(_):
+        iterations[0] += 1
+
+    if not settings.ddc_weight:
+        preconditioner = sp.diags(1.0 / matrix.diagonal())
+        x, _ = spla.cg(matrix, rhs, x0=x, rtol=settings.tolerance, maxiter=settings.max_iterations,
+                       M=preconditioner, callback=count)
+    else:
+        B, c = _ddc_system(np.asarray(image, dtype=np.float32), unknown, known_alpha, settings.kernel_size)
+        B_squared_t = B.multiply(B).T.tocsr()
+        for _ in range(settings.irls_iterations):
+            # |r| ≤ r² / (2|r0|) + |r0| / 2, equal at r0: minimise the quadratic bound, then move r0 (IRLS)
+            weight = settings.ddc_weight / (2.0 * np.maximum(np.abs(B @ x + c), IRLS_DELTA))
+            operator = spla.LinearOperator((m, m), matvec=lambda v, wt=weight: matrix @ v + B.T @ (wt * (B @ v)))
+            preconditioner = sp.diags(1.0 / (matrix.diagonal() + B_squared_t @ weight))
+            x, _ = spla.cg(operator, rhs - B.T @ (weight * c), x0=x, rtol=settings.tolerance,
+                           maxiter=settings.max_iterations, M=preconditioner, callback=count)
+    alpha = known_alpha.copy()
+    alpha[unknown] = np.clip(x, 0.0, 1.0)
+    return alpha, iterations[0]
 
 
-def _progress_callback(bar):
-    if bar is None:
-        return None
-
-    def on_step(loss: float) -> None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}")
-
-    return on_step
+def _resize(x: np.ndarray, size, mode: str = "bilinear") -> np.ndarray:
+    """float (H, W) or (H, W, C) numpy -> the same at ``size``; bilinear (antialiased when shrinking) or nearest."""
+    if tuple(x.shape[:2]) == tuple(size):
+        return x
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    t = t.permute(2, 0, 1)[None] if t.dim() == 3 else t[None, None]
+    if mode == "nearest":
+        t = F.interpolate(t, size=tuple(size), mode="nearest")
+    else:
+        shrink = size[0] < x.shape[0] or size[1] < x.shape[1]
+        t = F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False, antialias=shrink)
+    return (t[0].permute(1, 2, 0) if x.ndim == 3 else t[0, 0]).numpy()
 
 
 def refine_alpha(
     image: np.ndarray,
     trimap: np.ndarray,
     alpha: np.ndarray,
-    steps: int,
+    settings: RefineSettings | None = None,
     *,
-    scales=DEFAULT_REFINE_SCALES,
-    max_side: int | None = DEFAULT_REFINE_MAX_SIDE,
-    learning_rate: float = DEFAULT_REFINE_LEARNING_RATE,
-    kernel_size: int = 11,
-    device: str | torch.device | None = None,
-    progress: bool = False,
+    on_level=None,
 ) -> np.ndarray:
-    """Refine a matte by solving known + DDC on its own image, coarse to fine; no labels involved.
+    """Refine a network's matte with the colour-line prior, coarse to fine; no labels involved.
 
     Args:
         image: float32 (H, W, 3) RGB in [0, 1].
         trimap: uint8 (H, W) with values {0, 128, 255} (as :func:`afmatting.trimap.load_trimap` returns).
-        alpha: float32 (H, W) in [0, 1], the starting matte (usually a network's prediction).
-        steps: Adam steps per level (0 returns ``alpha`` with the trimap's known pixels applied).
-        scales: fractions of the working size to solve at, coarse to fine.
-        max_side: long side of the finest level; the corrections are upsampled to (H, W). None: full size.
-        learning_rate: Adam step size on the alpha logits.
-        kernel_size: DDC window side (the paper's 11).
-        device: where to solve (default CPU).
-        progress: show a progress bar over all steps.
+        alpha: float32 (H, W) in [0, 1], the network's matte (the prior and the starting point).
+        settings: :class:`RefineSettings` (default: ``RefineSettings()``).
+        on_level: optional callback ``(level_index, n_levels, cg_iterations)`` after each level (progress).
 
     Returns:
         float32 (H, W) in [0, 1]; 0 on the trimap's background, 1 on its foreground.
     """
-    if steps < 0:
-        raise AFMattingError(f"refine steps must be >= 0, got {steps}.")
+    settings = (settings or RefineSettings()).check()
     image = np.asarray(image, dtype=np.float32)
     trimap = np.asarray(trimap)
     alpha = np.asarray(alpha, dtype=np.float32)
@@ -137,26 +221,25 @@ def refine_alpha(
         )
     if not np.isin(trimap, (BACKGROUND, UNKNOWN, FOREGROUND)).all():
         raise AFMattingError("refine_alpha needs a trimap with values 0, 128 and 255 only (see load_trimap).")
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    full_trimap = torch.from_numpy(trimap_to_float(trimap))[None, None].to(device)
-    full_image = torch.from_numpy(image).permute(2, 0, 1)[None].to(device)
-    result = torch.from_numpy(alpha)[None, None].to(device).clamp(0, 1)
-    result = torch.where(full_trimap == 0.5, result, full_trimap)
-    sizes = level_sizes(h, w, scales, max_side) if steps and (trimap == UNKNOWN).any() else []
-    bar = None
-    if progress and sizes:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps * len(sizes), desc="refining", unit="step")
-    for size in sizes:
-        level_image = _resize(full_image, size).clamp(0, 1)
-        level_trimap = _resize(full_trimap, size, "nearest")
-        start = _resize(result, size).clamp(0, 1)
-        solved = solve_level(level_image, level_trimap, start, steps, learning_rate=learning_rate,
-                             kernel_size=kernel_size, on_step=_progress_callback(bar))
-        # add this level's correction, not its matte: the finer detail of `result` survives a coarse level
-        result = (result + _resize(solved - start, (h, w))).clamp(0, 1)
-        result = torch.where(full_trimap == 0.5, result, full_trimap)
-    if bar is not None:
-        bar.close()
-    return result[0, 0].cpu().numpy().astype(np.float32)
+    if not np.isfinite(alpha).all() or not np.isfinite(image).all():
+        raise AFMattingError("refine_alpha got non-finite values in the image or the matte.")
+    known = np.where(trimap == FOREGROUND, 1.0, 0.0).astype(np.float32)
+    start_full = np.where(trimap == UNKNOWN, np.clip(alpha, 0, 1), known)
+    if not (trimap == UNKNOWN).any():
+        return start_full
+    sizes = level_sizes(h, w, settings.scales, settings.max_side)
+    solution = None
+    for index, size in enumerate(sizes):
+        level_trimap = _resize(trimap.astype(np.float32), size, "nearest").astype(np.uint8)
+        level_prior = _resize(start_full, size)
+        start = level_prior if solution is None else _resize(solution.astype(np.float32), size)
+        solution, iterations = solve_level(_resize(image, size), level_trimap, level_prior, start, settings)
+        if on_level is not None:
+            on_level(index, len(sizes), iterations)
+    if tuple(sizes[-1]) == (h, w):
+        result = solution.astype(np.float32)
+    else:
+        # solved below full size: add the upsampled correction, so the network's full-size detail survives
+        correction = _resize((solution - _resize(start_full, sizes[-1])).astype(np.float32), (h, w))
+        result = np.clip(start_full + correction, 0.0, 1.0)
+    return np.where(trimap == UNKNOWN, result, known).astype(np.float32)

@@ -131,6 +131,7 @@ def evaluate_model_dir(
     adapt_steps: int = 0,
     refine_steps: int = 0,
     *,
+    refine: bool = False,
     limit: int | None = None,
     device=None,
     return_rows: bool = False,
@@ -147,7 +148,9 @@ def evaluate_model_dir(
         trimaps: trimap folders to score with (one result each).
         max_side: network long side passed to ``predict``; None keeps ``predict``'s default, 0 is full resolution.
         adapt_steps: test-time adaptation steps per image (trimap-input models only).
-        refine_steps: test-time refinement steps per level and image (trimap-input models only).
+        refine_steps: the earlier gradient refinement's steps per level and image (trimap-input models only).
+        refine: the band solver's refinement (``predict``'s default); off here so the network rows score the
+            network alone.
         limit: score only the first N images.
         device: torch device for ``predict``.
         return_rows: also return the per-image rows.
@@ -163,7 +166,7 @@ def evaluate_model_dir(
     trimap_input = bool(getattr(model, "trimap_input", False))
     if (adapt_steps or refine_steps) and not trimap_input:
         raise AFMattingError(f"adapt_steps / refine_steps need a trimap-input model; '{model_dir}' is trimap-free.")
-    kwargs = {}
+    kwargs = {"refine": bool(refine)}
     if max_side is not None:
         kwargs["max_side"] = None if int(max_side) == 0 else int(max_side)
     if adapt_steps:
@@ -236,9 +239,9 @@ def evaluate_classical(
 def evaluate_ddc_solver(root=DEFAULT_ROOT, trimaps=TRIMAPS, steps: int = 200, *, limit: int | None = None,
                         return_rows: bool = False, quiet: bool = True):
     """Score the paper's objective as a per-image solver with no network: known + DDC minimised by
-    :func:`afmatting.refine.refine_alpha` from a flat start (0.5 on the unknown pixels). Same format as
+    :func:`afmatting.refine_adam.refine_alpha_adam` from a flat start (0.5 on the unknown pixels). Same format as
     :func:`evaluate_model_dir`; it shows what the trained network adds to the loss alone."""
-    from afmatting.refine import refine_alpha
+    from afmatting.refine_adam import refine_alpha_adam as refine_alpha
     from afmatting.trimap import trimap_to_float
 
     def matte(image, tri):

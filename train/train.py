@@ -284,7 +284,7 @@ def validate(accelerator, model, val_dataset, args, step: int) -> dict | None:
         rows = []
         if mine:
             _, rows = evaluate(unwrapped, val_dataset.select(mine), region=args.val_region,
-                               max_side=args.val_max_side, progress=False,
+                               max_side=args.val_max_side, refine=False, progress=False,
                                on_prediction=keep_panel if accelerator.is_main_process else None)
     rows = gather_object(rows)
     model.train()

@@ -1,0 +1,82 @@
+"""The earlier gradient refinement: Adam on known + DDC (afmatting.refine_adam), kept for comparison."""
+
+import numpy as np
+import pytest
+import torch
+
+from afmatting import AFMattingError
+from afmatting.losses import ddc_loss
+from afmatting.metrics import compute_metrics
+from afmatting.refine_adam import level_sizes, refine_alpha_adam as refine_alpha
+
+
+
+def two_colour_case(h=48, w=64):
+    """Red background, blue foreground with a wavy boundary; the trimap leaves a 16-px band around it unknown."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    boundary = w / 2 + 5 * np.sin(yy / 5.0)
+    gt = (xx >= boundary).astype(np.float32)
+    image = np.where(gt[..., None] > 0, [0.1, 0.2, 0.9], [0.9, 0.2, 0.1]).astype(np.float32)
+    trimap = np.full((h, w), 128, np.uint8)
+    trimap[xx < boundary - 8] = 0
+    trimap[xx >= boundary + 8] = 255
+    return image, trimap, gt
+
+
+def test_refinement_recovers_a_colour_edge_from_a_flat_start():
+    image, trimap, gt = two_colour_case()
+    start = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5)).astype(np.float32)
+    refined = refine_alpha(image, trimap, start, 150)
+    assert refined.dtype == np.float32 and refined.shape == gt.shape
+    before = compute_metrics(start, gt, trimap)["SAD"]
+    after = compute_metrics(refined, gt, trimap)["SAD"]
+    assert after < 0.2 * before
+    assert (refined[trimap == 0] == 0).all() and (refined[trimap == 255] == 1).all()
+
+    def loss(a):
+        x = torch.from_numpy(image).permute(2, 0, 1)[None]
+        return float(ddc_loss(x, torch.from_numpy(a)[None, None]))
+
+    assert loss(refined) < loss(start)
+
+
+def test_zero_steps_only_applies_the_known_region():
+    image, trimap, _ = two_colour_case()
+    start = np.full(trimap.shape, 0.3, np.float32)
+    out = refine_alpha(image, trimap, start, 0)
+    expected = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.3))
+    np.testing.assert_array_equal(out, expected.astype(np.float32))
+
+
+def test_level_sizes_are_coarse_to_fine_and_bounded():
+    assert level_sizes(600, 800) == [(75, 100), (150, 200), (300, 400), (600, 800)]
+    assert level_sizes(2000, 4000, max_side=1000) == [(62, 125), (125, 250), (250, 500), (500, 1000)]
+    assert level_sizes(600, 800, scales=(1.0, 0.5)) == [(300, 400), (600, 800)]
+    assert level_sizes(40, 100) == [(40, 100)]  # coarser levels would be under 32 px
+    with pytest.raises(AFMattingError, match="scales"):
+        level_sizes(100, 100, scales=(0.5, 2.0))
+
+
+def test_bad_inputs_are_refused_with_clear_messages():
+    image, trimap, gt = two_colour_case()
+    with pytest.raises(AFMattingError, match="one size"):
+        refine_alpha(image[:10], trimap, gt, 5)
+    with pytest.raises(AFMattingError, match="0, 128 and 255"):
+        refine_alpha(image, np.full(trimap.shape, 7, np.uint8), gt, 5)
+    with pytest.raises(AFMattingError, match=">= 0"):
+        refine_alpha(image, trimap, gt, -1)
+
+
+def test_predict_with_refinement(tiny_cnn_trimap, tiny_vit):
+    image, trimap, _ = two_colour_case()
+    plain = tiny_cnn_trimap.predict(image, trimap=trimap, refine=False)
+    refined = tiny_cnn_trimap.predict(image, trimap=trimap, refine_steps=5)
+    assert refined.extra["refine_steps"] == 5 and refined.extra["refine_seconds"] > 0
+    assert np.abs(refined.alpha - plain.alpha).max() > 1e-3
+    assert (refined.alpha[trimap == 0] == 0).all() and (refined.alpha[trimap == 255] == 1).all()
+    both = tiny_cnn_trimap.predict(image, trimap=trimap, adapt_steps=1, refine_steps=2)
+    assert both.extra["adapt_steps"] == 1 and both.extra["refine_steps"] == 2
+    with pytest.raises(AFMattingError, match="trimap-input"):
+        tiny_vit.predict(image, refine_steps=2)
+    with pytest.raises(AFMattingError, match=">= 0"):
+        tiny_cnn_trimap.predict(image, trimap=trimap, refine_steps=-3)
