@@ -21,7 +21,7 @@ gr = pytest.importorskip("gradio")
 
 from afmatting import AFMatting  # noqa: E402
 from afmatting import bundled  # noqa: E402
-from afmatting.demo import (  # noqa: E402
+from afmatting.app import (  # noqa: E402
     ASSETS_DIR,
     AUTO,
     BRUSH_COLOURS,
@@ -362,10 +362,10 @@ def test_space_folder_is_complete(tmp_path):
     meta = yaml.safe_load((stage / "README.md").read_text().split("---")[1])
     assert meta["sdk"] == "gradio" and (stage / meta["app_file"]).is_file()
     assert meta["sdk_version"].split(".")[0] == gr.__version__.split(".")[0]
-    assert (stage / "afmatting" / "demo.py").is_file() and (stage / "afmatting" / "assets" / "cat.jpg").is_file()
+    assert (stage / "afmatting" / "app" / "ui.py").is_file() and (stage / "afmatting" / "assets" / "cat.jpg").is_file()
     assert not list(stage.rglob("__pycache__"))
     # the Space's entry reuses the package's app rather than copying it
-    assert "from afmatting.demo import main" in (stage / "app.py").read_text()
+    assert "from afmatting.app import main" in (stage / "app.py").read_text()
     requirements = [ln for ln in (stage / "requirements.txt").read_text().splitlines() if ln and ln[0] != "#"]
     assert "torch>=2.1" in requirements and not any(r.startswith("afmatting") for r in requirements)
 
