@@ -39,6 +39,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import AFMattingError, DatasetError
 from .io import IMAGE_EXTENSIONS
+from .processing import alpha_to_tensor, image_to_tensor, trimap_to_tensor
 
 #: bump when the conversion output changes, so cached conversions are rebuilt
 CONVERSION_VERSION = 1
@@ -745,22 +746,6 @@ def colour_jitter(image, strength: float):
     return out.clamp(0.0, 1.0)
 
 
-def _trimap_tensor(trimap: np.ndarray):
-    """uint8 (H, W) {0, 128, 255} -> float tensor (1, H, W) {0, 0.5, 1}."""
-    import torch
-
-    from .trimap import trimap_to_float
-
-    return torch.from_numpy(trimap_to_float(trimap)).unsqueeze(0)
-
-
-def _image_tensor(image: np.ndarray):
-    """uint8 (H, W, 3) -> float tensor (3, H, W) in [0, 1]."""
-    import torch
-
-    return torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
-
-
 class TrainTransform:
     """Training transform for ``Dataset.set_transform`` / ``with_transform`` (picklable, DataLoader-worker safe).
 
@@ -831,11 +816,11 @@ class TrainTransform:
         box = (left, top, left + window, top + window)
         image_crop = np.asarray(image_pil.resize((size, size), Image.BILINEAR, box=box))
         trimap_crop = np.asarray(Image.fromarray(trimap_arr).resize((size, size), Image.NEAREST, box=box))
-        out = {"image": _image_tensor(image_crop), "trimap": _trimap_tensor(trimap_crop)}
+        out = {"image": image_to_tensor(image_crop), "trimap": trimap_to_tensor(trimap_crop)}
         if self.supervision == "alpha":
             alpha_img = Image.fromarray(read_alpha_value(alpha))
             alpha_crop = np.asarray(alpha_img.resize((size, size), Image.BILINEAR, box=box))
-            out["alpha"] = torch.from_numpy(alpha_crop.astype(np.float32) / 255.0).unsqueeze(0)
+            out["alpha"] = alpha_to_tensor(alpha_crop)
         if self.hflip and float(torch.rand(())) < 0.5:
             out = {k: v.flip(-1) for k, v in out.items()}
         out["image"] = colour_jitter(out["image"], self.colour).contiguous()
@@ -875,11 +860,10 @@ class EvalTransform:
         self.with_alpha = bool(with_alpha)
 
     def transform_example(self, image, trimap, name: str = "", alpha=None) -> dict:
-        import torch
-
-        out = {"image": _image_tensor(read_image_value(image)), "trimap": _trimap_tensor(read_trimap_value(trimap))}
+        out = {"image": image_to_tensor(read_image_value(image)),
+               "trimap": trimap_to_tensor(read_trimap_value(trimap))}
         if alpha is not None:
-            out["alpha"] = torch.from_numpy(read_alpha_value(alpha).astype(np.float32) / 255.0).unsqueeze(0)
+            out["alpha"] = alpha_to_tensor(read_alpha_value(alpha))
         out["name"] = name
         return out
 

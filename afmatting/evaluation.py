@@ -1,4 +1,4 @@
-"""Evaluation loop shared by ``afmatting eval`` and training's validation.
+"""Evaluation loop shared by ``afmatting eval``, the benchmarks and training's validation.
 
 ``evaluate(model, dataset)`` runs ``model.predict`` on every example and scores it with the DIM-exact
 :func:`afmatting.metrics.compute_metrics`. Trimap-input models (``model.trimap_input``) get the dataset's trimap;
@@ -9,7 +9,6 @@ protocol) or the whole image (``region="whole"``, the AM-2K / P3M protocol) eith
 from __future__ import annotations
 
 import csv
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from .errors import AFMattingError, DatasetError
 from .metrics import METRIC_NAMES, compute_metrics, mean_metrics
+from .processing import DEFAULT_MAX_SIDE, check_max_side
 
 REGIONS = ("unknown", "whole")
 
@@ -25,7 +25,7 @@ def evaluate(
     model,
     dataset,
     region: str = "unknown",
-    max_side: int | None = None,
+    max_side: int | None = DEFAULT_MAX_SIDE,
     progress: bool = True,
     *,
     device=None,
@@ -40,7 +40,7 @@ def evaluate(
             :class:`afmatting.model.AFMatting`).
         dataset: a ``datasets.Dataset`` (or any iterable of dicts) with ``image``, ``trimap``, ``alpha`` and ``name``.
         region: ``"unknown"`` scores the trimap's unknown pixels, ``"whole"`` every pixel.
-        max_side: passed to ``predict``; None leaves predict's own default, 0 means full resolution.
+        max_side: passed to ``predict`` (see :mod:`afmatting.processing`; None: full resolution).
         progress: show a tqdm bar.
         device: passed to ``predict`` when not None.
         limit: score at most this many examples.
@@ -62,9 +62,7 @@ def evaluate(
             f"The dataset has no 'alpha' column (columns: {column_names}); evaluation needs ground-truth alpha."
         )
     trimap_input = bool(getattr(model, "trimap_input", False))
-    predict_kwargs = {}
-    if max_side is not None:
-        predict_kwargs["max_side"] = None if max_side == 0 else int(max_side)
+    predict_kwargs = {"max_side": check_max_side(max_side)}
     if device is not None:
         predict_kwargs["device"] = device
 
@@ -130,50 +128,3 @@ def write_csv(rows: list[dict], path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
-
-
-def add_eval_subcommand(subparsers) -> None:
-    """Register ``afmatting eval`` on an argparse ``subparsers`` object (handler: :func:`run_eval`)."""
-    p = subparsers.add_parser(
-        "eval",
-        help="score a model on a matting dataset (SAD, MSE, MAD, Grad, Conn)",
-        description="Score a model with the DIM-reference metrics on a dataset folder, saved dataset or Hub id.",
-    )
-    p.add_argument("--data", required=True, help="dataset: save_to_disk folder, raw dataset folder or Hub id")
-    p.add_argument("--model", required=True, help="model folder or Hub repo id")
-    p.add_argument("--split", default=None, help="split to score (default: the only one, else validation)")
-    p.add_argument("--region", choices=REGIONS, default="unknown", help="unknown band (DIM) or whole image (AM-2K)")
-    p.add_argument("--csv", default=None, help="write per-image rows to this CSV file")
-    p.add_argument("--max-side", type=int, default=None, help="network long side (0: full resolution)")
-    p.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N images")
-    p.add_argument("--alpha-dir", default="alpha", help="raw generic folders: name of the alpha folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_eval)
-
-
-def run_eval(args) -> int:
-    """Handler of ``afmatting eval``: load dataset and model, evaluate, print the table, write the CSV."""
-    from .data import load_matting_dataset, select_split
-
-    loaded = load_matting_dataset(args.data, alpha_dir=getattr(args, "alpha_dir", "alpha"))
-    dataset = loaded if not hasattr(loaded, "keys") else select_split(loaded, args.split, source_name=f"'{args.data}'")
-    split_name = getattr(dataset, "split", None) or args.split or ""
-    from .cli import load_model
-
-    model = load_model(args.model, trimap=False, device=args.device)
-    means, rows = evaluate(
-        model,
-        dataset,
-        region=args.region,
-        max_side=args.max_side,
-        progress=not getattr(args, "quiet", False),
-        device=args.device,
-        limit=getattr(args, "limit", None),
-    )
-    title = f"{args.data} [{split_name}], region={args.region}, model={args.model}"
-    print(format_table(means, title))
-    if args.csv:
-        path = write_csv(rows, args.csv)
-        print(f"Per-image rows: {path}", file=sys.stderr)
-    return 0

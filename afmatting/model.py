@@ -18,7 +18,7 @@ from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
 from torch import nn
 
 from .backbones import create_backbone, pad_multiple
-from .errors import CheckpointError
+from .errors import AFMattingError, CheckpointError, InvalidImageError, InvalidTrimapError
 from .hub import MODEL_CARD_TEMPLATE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -58,7 +58,7 @@ class DetailCaptureDecoder(nn.Module):
     ):
         super().__init__()
         if len(detail_widths) != 3 or len(fusion_widths) != 4:
-            raise ValueError("detail_widths needs 3 values (1/2, 1/4, 1/8) and fusion_widths 4 values.")
+            raise AFMattingError("detail_widths needs 3 values (1/2, 1/4, 1/8) and fusion_widths 4 values.")
         feature_channels = list(feature_channels)
         self.detail_stream = nn.ModuleList()
         prev = in_channels
@@ -145,17 +145,17 @@ class AFMatting(
     def forward(self, image: torch.Tensor, trimap: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] (+ (B, 1, H, W) trimap in {0, 0.5, 1}) -> alpha (B, 1, H, W) in [0, 1]."""
         if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(f"image must be (B, 3, H, W); got {tuple(image.shape)}.")
+            raise InvalidImageError(f"image must be (B, 3, H, W); got {tuple(image.shape)}.")
         x = (image - self.pixel_mean.to(image.dtype)) / self.pixel_std.to(image.dtype)
         if self.trimap_input:
             if trimap is None:
-                raise ValueError("This model takes a trimap (trimap_input=True); pass trimap=(B, 1, H, W).")
+                raise InvalidTrimapError("This model takes a trimap (trimap_input=True); pass trimap=(B, 1, H, W).")
             if trimap.shape[0] != image.shape[0] or trimap.shape[-2:] != image.shape[-2:] or trimap.shape[1] != 1:
-                raise ValueError(f"trimap must be (B, 1, H, W) = {(image.shape[0], 1, *image.shape[-2:])}; "
+                raise InvalidTrimapError(f"trimap must be (B, 1, H, W) = {(image.shape[0], 1, *image.shape[-2:])}; "
                                  f"got {tuple(trimap.shape)}.")
             x = torch.cat([x, trimap.to(x.dtype) * 2 - 1], dim=1)  # {-1, 0, 1}: centred like the image
         elif trimap is not None:
-            raise ValueError("This model is trimap-free (trimap_input=False); do not pass a trimap.")
+            raise InvalidTrimapError("This model is trimap-free (trimap_input=False); do not pass a trimap.")
         h, w = x.shape[-2:]
         m = self.pad_multiple
         pad_h, pad_w = (-h) % m, (-w) % m

@@ -193,7 +193,7 @@ def alpha_to_trimap(
         reference_size: the resolution the kernel sizes refer to (640, the paper's); None for sizes in pixels.
     """
     if not 1 <= min_kernel <= max_kernel:
-        raise ValueError(f"need 1 <= min_kernel <= max_kernel, got {min_kernel} and {max_kernel}.")
+        raise InvalidTrimapError(f"need 1 <= min_kernel <= max_kernel, got {min_kernel} and {max_kernel}.")
     values = _alpha_as_float(alpha)
     rng = np.random.default_rng(seed)
     fg_size, bg_size = (int(s) for s in rng.integers(min_kernel, max_kernel + 1, size=2))
@@ -221,7 +221,7 @@ def mask_to_trimap(mask, band: float | None = None) -> np.ndarray:
     if band is None:
         band = max(3.0, 0.02 * max(values.shape))
     if band < 0:
-        raise ValueError(f"band must be >= 0, got {band}.")
+        raise InvalidTrimapError(f"band must be >= 0, got {band}.")
     from scipy import ndimage
 
     trimap = np.full(values.shape, UNKNOWN, dtype=np.uint8)

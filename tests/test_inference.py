@@ -7,7 +7,8 @@ from PIL import Image
 
 from afmatting import ImageReadError, InvalidImageError, InvalidTrimapError
 from afmatting.foreground import estimate_foreground
-from afmatting.inference import network_size
+from afmatting.errors import InvalidSizeError
+from afmatting.processing import network_size
 from afmatting.io import load_image
 from afmatting.trimap import load_trimap
 
@@ -132,6 +133,22 @@ def test_max_side_bounds_network_but_alpha_is_full_size(tiny_vit, rng):
         hook.remove()
     assert seen == [(96, 64)]
     assert result.alpha.shape == (300, 200)
+
+
+def test_max_side_none_is_full_resolution_and_bad_values_are_refused(tiny_vit, rng):
+    img = rng.random((40, 30, 3), dtype=np.float32)
+    seen = []
+    hook = tiny_vit.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
+    try:
+        tiny_vit.predict(img, max_side=None)
+    finally:
+        hook.remove()
+    assert seen == [(40, 30)]
+    for bad in (0, -1, 7, 12.5, "1024", True):
+        with pytest.raises(InvalidSizeError, match="max_side"):
+            tiny_vit.predict(img, max_side=bad)
+        with pytest.raises(InvalidSizeError, match="max_side"):
+            network_size(40, 30, bad)
 
 
 def test_known_region_rule_and_trimap_checks(tiny_cnn_trimap, tiny_vit, rng):

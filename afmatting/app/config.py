@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..inference import DEFAULT_MAX_SIDE
+from ..processing import DEFAULT_MAX_SIDE, parse_max_side
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 EXAMPLE_PHOTOS = ("cat.jpg", "astronaut.jpg", "coffee.jpg")
@@ -22,7 +22,8 @@ class DemoConfig:
 
     model: str | None = None
     trimap_model: str | None = None
-    max_side: int = DEFAULT_MAX_SIDE
+    #: the network resolution (see afmatting.processing; None: full resolution)
+    max_side: int | None = DEFAULT_MAX_SIDE
     max_pixels: int = DEFAULT_MAX_PIXELS
     concurrency: int = 1
     device: str | None = None
@@ -35,7 +36,7 @@ class DemoConfig:
         cfg = cls(
             model=env.get("AFMATTING_MODEL") or None,
             trimap_model=env.get("AFMATTING_TRIMAP_MODEL") or None,
-            max_side=int(env.get("AFMATTING_MAX_SIDE", DEFAULT_MAX_SIDE)),
+            max_side=parse_max_side(env.get("AFMATTING_MAX_SIDE", str(DEFAULT_MAX_SIDE)), "AFMATTING_MAX_SIDE"),
             max_pixels=int(env.get("AFMATTING_MAX_PIXELS", DEFAULT_MAX_PIXELS)),
             concurrency=int(env.get("AFMATTING_CONCURRENCY", 1)),
             device=env.get("AFMATTING_DEVICE") or None,

@@ -14,11 +14,15 @@ import numpy as np
 from PIL import Image
 
 from ..errors import AFMattingError
-from ..inference import MattingResult
 from ..io import load_image
+from ..processing import check_max_side
+from ..result import MattingResult
 from .config import DemoConfig
 from .inputs import parse_colour, trimap_from_layers
 from .models import AUTO, ModelStore
+
+#: ``max_side`` of a request that names none: the app's configured network resolution
+CONFIGURED = "configured"
 
 
 class OutputDir:
@@ -63,14 +67,18 @@ class MattingService:
         return load_image(path, max_pixels=self.config.max_pixels)
 
     def matte(self, image_path, trimap=None, *, model_choice: str | None = AUTO,
-              max_side: int | None = None, refine_steps: int = 0) -> MattingResult:
-        """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None."""
+              max_side: int | None | str = CONFIGURED, refine_steps: int = 0) -> MattingResult:
+        """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None.
+
+        ``max_side``: as in :mod:`afmatting.processing`, or CONFIGURED for the app's configured resolution.
+        """
+        max_side = self.config.max_side if max_side == CONFIGURED else check_max_side(max_side)
         img = self.read_photo(image_path)
         refine_steps = int(refine_steps or 0)
         if refine_steps and trimap is None:
             raise AFMattingError("Refinement needs a trimap: paint or upload one, or set the refinement steps to 0.")
         model = self.store.resolve(model_choice, has_trimap=trimap is not None)
-        result = model.predict(img, trimap=trimap, max_side=int(max_side or self.config.max_side),
+        result = model.predict(img, trimap=trimap, max_side=max_side,
                                refine_steps=refine_steps)
         result.name = _stem(image_path)
         return result

@@ -11,7 +11,7 @@ from ..errors import AFMattingError
 from .config import ASSETS_DIR, EXAMPLE_PHOTOS, DemoConfig
 from .inputs import BRUSH_COLOURS, UNPAINTED_CHOICES, parse_colour
 from .models import AUTO
-from .service import MattingService
+from .service import CONFIGURED, MattingService
 
 log = logging.getLogger("afmatting.app")
 
@@ -55,6 +55,8 @@ class Handlers:
         service = self.service
         with user_errors(photo, trimap_file, bg_image):
             trimap = service.painted_or_uploaded_trimap(photo, trimap_file, editor_value, unpainted)
+            # the slider's number (None when a client leaves it out: the configured resolution)
+            max_side = CONFIGURED if max_side is None else int(max_side)
             result = service.matte(photo, trimap, model_choice=model_choice, max_side=max_side,
                                    refine_steps=refine_steps)
             background = bg_image if bg_image else parse_colour(colour)
@@ -163,7 +165,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                         bg_image = gr.Image(label="…or a background photo", type="filepath", image_mode=None,
                                             format="png", sources=["upload"], height=160)
                 with gr.Accordion("Advanced", open=False):
-                    max_side = gr.Slider(256, 2048, value=config.max_side, step=64, label="Network resolution",
+                    max_side = gr.Slider(256, 2048, value=config.max_side or 2048, step=64, label="Network resolution",
                                          info="long side the network sees; the matte is always full size")
                     refine = gr.Slider(0, 400, value=0, step=50, label="Refinement steps (with a trimap)",
                                        info="after the network, optimise the matte under the paper's DDC loss on "
