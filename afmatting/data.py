@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from .errors import AFMattingError, DatasetError
-from .io import IMAGE_EXTENSIONS
-from .processing import alpha_to_tensor, image_to_tensor, trimap_to_tensor
+from .errors import AFMattingError, DatasetError, ImageReadError
+from .io import EXIF_ORIENTATION, IMAGE_EXTENSIONS, image_size, load_image, load_matte
+from .processing import alpha_to_tensor, image_to_tensor, to_uint8, trimap_to_tensor
+from .trimap import alpha_to_trimap, load_trimap
 
 #: bump when the conversion output changes, so cached conversions are rebuilt
 CONVERSION_VERSION = 1
@@ -135,12 +136,11 @@ def pair_files(source: SplitSource) -> list[SampleFiles]:
 
 
 def _probe_size(path: str, what: str) -> tuple[int, int]:
-    """(width, height) from the file header; DatasetError when the file is not a readable image."""
+    """(width, height) as read (EXIF applied), from the file header; DatasetError when it is not a readable image."""
     try:
-        with Image.open(path) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DatasetError(f"The {what} file '{path}' is not a readable image ({type(e).__name__}: {e}).") from None
+        return image_size(path, what)
+    except ImageReadError as e:
+        raise DatasetError(f"The {what} file '{path}' is not a readable image ({e}).") from None
 
 
 def check_sizes(samples: Sequence[SampleFiles]) -> None:
@@ -275,42 +275,43 @@ def _png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _decode(path: str, what: str) -> Image.Image:
-    try:
-        img = Image.open(path)
-        img.load()
-        return img
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DatasetError(f"Cannot decode the {what} file '{path}': {e}.") from None
+def _as_dataset_error(error: AFMattingError, path: str, what: str) -> DatasetError:
+    """A reader's error on one file of a dataset folder, as the DatasetError that names the file."""
+    return DatasetError(f"Cannot decode the {what} file '{path}': {error}")
+
+
+def _keeps_own_bytes(path: str, modes: tuple, formats: tuple) -> bool:
+    """Whether a file can go into the dataset as it is: the right mode and format, and no EXIF rotation to apply."""
+    with Image.open(path) as img:
+        return img.mode in modes and img.format in formats and img.getexif().get(EXIF_ORIENTATION, 1) == 1
 
 
 def encode_image(path: str) -> dict:
-    """``{"bytes", "path"}`` for the image column: the file's own bytes when it is an RGB JPEG/PNG, else PNG of RGB."""
-    img = _decode(path, "image")
-    if img.mode == "RGB" and img.format in ("JPEG", "PNG"):
-        return {"bytes": Path(path).read_bytes(), "path": None}
-    return {"bytes": _png_bytes(np.asarray(img.convert("RGB"))), "path": None}
+    """``{"bytes", "path"}`` for the image column: the file's own bytes when it is an RGB JPEG/PNG without an EXIF
+    rotation, else a PNG of the pixels as :func:`afmatting.io.load_image` reads them (8-bit RGB, EXIF applied)."""
+    try:
+        if _keeps_own_bytes(path, ("RGB",), ("JPEG", "PNG")):
+            return {"bytes": Path(path).read_bytes(), "path": None}
+        return {"bytes": _png_bytes(to_uint8(load_image(path))), "path": None}
+    except (AFMattingError, OSError) as e:
+        raise _as_dataset_error(e, path, "image") from None
 
 
 def read_alpha(path: str) -> np.ndarray:
-    """An alpha file as uint8 (H, W) (see :func:`read_alpha_value`); a file that cannot be decoded is a DatasetError."""
-    return read_alpha_value(_decode(path, "alpha"))
-
-
-def _is_grey_png(path: str) -> bool:
-    with Image.open(path) as img:
-        return img.format == "PNG" and img.mode == "L"
+    """An alpha file as uint8 (H, W) (:func:`afmatting.io.load_matte` on 8-bit levels); DatasetError when unreadable."""
+    try:
+        return read_alpha_value(path)
+    except AFMattingError as e:
+        raise _as_dataset_error(e, path, "alpha") from None
 
 
 def encode_sample(sample: SampleFiles, seed: int = DEFAULT_TRIMAP_SEED) -> dict:
     """One dataset row (encoded images) from a sample's files; trimaps are generated from the alpha when absent."""
-    from .trimap import alpha_to_trimap, load_trimap
-
     row: dict = {"image": encode_image(sample.image), "name": sample.name}
     alpha = None
     if sample.alpha is not None:
         alpha = read_alpha(sample.alpha)
-        if _is_grey_png(sample.alpha):  # keep the file's own bytes (lossless already)
+        if _keeps_own_bytes(sample.alpha, ("L",), ("PNG",)):  # keep the file's own bytes (lossless already)
             row["alpha"] = {"bytes": Path(sample.alpha).read_bytes(), "path": None}
         else:
             row["alpha"] = {"bytes": _png_bytes(alpha), "path": None}
@@ -586,8 +587,6 @@ def validate_columns(dataset, source_name: str = "dataset"):
         import datasets
 
         def add_trimap(example):
-            from .trimap import alpha_to_trimap
-
             alpha = read_alpha_value(example["alpha"])
             trimap = alpha_to_trimap(alpha, seed=trimap_seed_for(example["name"]))
             return {"trimap": Image.fromarray(trimap)}
@@ -633,57 +632,33 @@ def drop_alpha(dataset):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _to_pil(value, what: str) -> Image.Image:
-    if isinstance(value, Image.Image):
+def dataset_value(value, what: str):
+    """A dataset cell (PIL image, ``{"bytes", "path"}`` dict as ``datasets`` stores images, path, bytes or array) as
+    something the :mod:`afmatting.io` readers take."""
+    if isinstance(value, dict):
+        if value.get("bytes") is not None:
+            return value["bytes"]
+        if value.get("path"):
+            return value["path"]
+    if isinstance(value, (Image.Image, np.ndarray, str, os.PathLike, bytes, bytearray)):
         return value
-    if isinstance(value, np.ndarray):
-        return Image.fromarray(value)
-    if isinstance(value, dict) and value.get("bytes") is not None:
-        return Image.open(io.BytesIO(value["bytes"]))
-    if isinstance(value, dict) and value.get("path"):
-        return Image.open(value["path"])
-    if isinstance(value, (str, os.PathLike)):
-        return Image.open(value)
     raise DatasetError(f"Cannot read the {what} value of type {type(value).__name__}.")
 
 
 def read_image_value(value) -> np.ndarray:
-    """A dataset ``image`` value (PIL, encoded dict, path, array) -> uint8 (H, W, 3) RGB."""
-    img = _to_pil(value, "image")
-    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+    """A dataset ``image`` value -> float32 (H, W, 3) RGB in [0, 1] (:func:`afmatting.io.load_image`: EXIF applied)."""
+    return load_image(dataset_value(value, "image"))
 
 
 def read_trimap_value(value) -> np.ndarray:
-    """A dataset ``trimap`` value -> uint8 (H, W) {0, 128, 255} (normalised by :func:`afmatting.trimap.load_trimap`)."""
-    from .trimap import load_trimap
-
-    if isinstance(value, np.ndarray):
-        return load_trimap(value)
-    img = _to_pil(value, "trimap")
-    if img.mode == "L":
-        arr = np.asarray(img)
-        if np.isin(arr, (0, 128, 255)).all():
-            return arr
-    return load_trimap(img)
+    """A dataset ``trimap`` value -> uint8 (H, W) {0, 128, 255} (:func:`afmatting.trimap.load_trimap`)."""
+    return load_trimap(dataset_value(value, "trimap"))
 
 
 def read_alpha_value(value) -> np.ndarray:
-    """A dataset ``alpha`` value -> uint8 (H, W) 0..255: grey stored as RGB(A) or palette is averaged to one channel,
-    16-bit is scaled, a matte stored only as transparency (RGBA with black colour) is read from its alpha channel."""
-    if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 2:
-        return value
-    img = _to_pil(value, "alpha")
-    if img.mode == "L":
-        return np.asarray(img)
-    if img.mode in ("RGBA", "LA"):  # a matte stored as transparency: use the alpha channel when colour is empty
-        arr = np.asarray(img)
-        if arr[..., :-1].max() == 0:
-            return np.ascontiguousarray(arr[..., -1])
-    from .io import pil_to_array
-
-    values = pil_to_array(img)  # 16-bit keeps its scale; palette and colour modes become RGB(A)
-    values = values[..., :3].mean(axis=2) if values.shape[2] >= 3 else values[..., 0]
-    return np.round(values * 255.0).astype(np.uint8)
+    """A dataset ``alpha`` value -> uint8 (H, W) 0..255 (:func:`afmatting.io.load_matte`, on the 8-bit levels the
+    dataset stores)."""
+    return to_uint8(load_matte(dataset_value(value, "alpha")))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -802,9 +777,7 @@ class TrainTransform:
         import torch
 
         size = self.crop_size
-        image_pil = _to_pil(image, "image")
-        if image_pil.mode != "RGB":
-            image_pil = image_pil.convert("RGB")
+        image_pil = Image.fromarray(to_uint8(read_image_value(image)), mode="RGB")
         trimap_arr = read_trimap_value(trimap)
         if trimap_arr.shape != (image_pil.height, image_pil.width):
             raise DatasetError(

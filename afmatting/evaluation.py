@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import AFMattingError, DatasetError
 from .metrics import METRIC_NAMES, compute_metrics, mean_metrics
-from .processing import DEFAULT_MAX_SIDE, check_max_side
+from .processing import DEFAULT_MAX_SIDE, check_max_side, to_uint8
 
 REGIONS = ("unknown", "whole")
 
@@ -99,7 +99,7 @@ def evaluate(
             )
         pred = np.clip(pred, 0.0, 1.0)
         if on_prediction is not None:
-            on_prediction(name, image, pred, gt)
+            on_prediction(name, to_uint8(image), pred, gt)
         scores = compute_metrics(pred, gt, trimap if region == "unknown" else None)
         rows.append({"name": name, **scores, "time_s": elapsed, "height": gt.shape[0], "width": gt.shape[1]})
     if not rows:

@@ -16,6 +16,7 @@ from afmatting.cli import add_eval_subcommand, cmd_eval
 from afmatting.errors import DatasetError, InvalidSizeError
 from afmatting.evaluation import evaluate, format_table
 from afmatting.metrics import compute_metrics
+from afmatting.processing import to_uint8
 from afmatting.synthetic import make_synthetic_dataset
 
 
@@ -35,7 +36,7 @@ class GroundTruthStandIn:
 
     def predict(self, image, trimap=None, max_side=None, device=None):
         self.calls.append({"trimap": trimap, "max_side": max_side, "device": device})
-        alpha = self.by_image[np.asarray(image).tobytes()]
+        alpha = self.by_image[to_uint8(np.asarray(image)).tobytes()]  # evaluate passes load_image's float32
         if self.blur:
             alpha = alpha.filter(ImageFilter.GaussianBlur(self.blur))
         return SimpleNamespace(alpha=np.asarray(alpha, dtype=np.float32) / 255.0)

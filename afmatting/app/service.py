@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import AFMattingError
-from ..io import load_image
+from ..io import image_size, load_image
 from ..processing import check_max_side
 from ..result import MattingResult
 from .config import DemoConfig
@@ -121,9 +121,6 @@ class MattingService:
         layers = (editor_value or {}).get("layers") or []
         if not layers or not image_path:
             return None
-        with Image.open(image_path) as im:
-            from PIL import ImageOps
-
-            size = ImageOps.exif_transpose(im).size
-        return trimap_from_layers(layers, (size[1], size[0]), unpainted)
+        width, height = image_size(image_path, "photo")  # as the photo is read: EXIF orientation applied
+        return trimap_from_layers(layers, (height, width), unpainted)
 
