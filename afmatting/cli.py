@@ -14,18 +14,12 @@ MAX_SIDE_HELP = (f"long side of the network input in pixels, or '{FULL_RESOLUTIO
 
 
 def load_model(model: str | None, *, trimap: bool, device: str | None = None):
-    """Load ``model`` (directory, Hub id or bundled name) or, when None, the bundled default for the mode."""
-    from .bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
-    from .errors import CheckpointError
+    """Load ``model`` (directory, Hub id or bundled name; see :mod:`afmatting.hub`) or, when None, the bundled
+    default for the mode."""
+    from .hub import default_model
     from .model import AFMatting
 
-    if model is None:
-        model = DEFAULT_TRIMAP_MODEL if trimap else DEFAULT_TRIMAP_FREE_MODEL
-        if resolve_bundled(model) is None:
-            raise CheckpointError(
-                f"No --model given and the bundled default '{model}' is not installed; pass --model DIR_OR_REPO_ID."
-            )
-    m = AFMatting.from_pretrained(model)
+    m = AFMatting.from_pretrained(model if model is not None else default_model(trimap))
     if device:
         m.to(device)
     return m

@@ -356,7 +356,7 @@ def main(argv=None):
     )
     if args.init_from:
         # fine-tune a trained model: same architecture required, loaded strictly
-        from afmatting.model import load_checkpoint, resolve_weights_file
+        from afmatting.hub import load_checkpoint, resolve_weights_file
 
         load_checkpoint(model, resolve_weights_file(str(args.init_from)))
     if args.channels_last:

@@ -26,13 +26,13 @@ and handlers), ``command`` (the command line). Gradio is imported only when the 
 from .command import build_parser, main
 from .config import ASSETS_DIR, DEFAULT_MAX_PIXELS, EXAMPLE_PHOTOS, DemoConfig
 from .inputs import BRUSH_COLOURS, PAINT_MIN_ALPHA, UNPAINTED_CHOICES, parse_colour, trimap_from_layers
-from .models import AUTO, NO_MODEL_MESSAGE, ModelStore, hub_reachable
+from .models import AUTO, NO_MODEL_MESSAGE, ModelStore
 from .service import MattingService, OutputDir
 from .ui import CSS, Handlers, build_demo, launch_kwargs, user_errors
 
 __all__ = [
     "ASSETS_DIR", "AUTO", "BRUSH_COLOURS", "CSS", "DEFAULT_MAX_PIXELS", "EXAMPLE_PHOTOS", "NO_MODEL_MESSAGE",
     "PAINT_MIN_ALPHA", "UNPAINTED_CHOICES", "DemoConfig", "Handlers", "MattingService", "ModelStore", "OutputDir",
-    "build_demo", "build_parser", "hub_reachable", "launch_kwargs", "main", "parse_colour", "trimap_from_layers",
+    "build_demo", "build_parser", "launch_kwargs", "main", "parse_colour", "trimap_from_layers",
     "user_errors",
 ]

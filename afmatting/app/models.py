@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections import OrderedDict
-from pathlib import Path
-from urllib.parse import urlparse
 
-from ..bundled import (
-    BUNDLED_MODELS,
-    DEFAULT_TRIMAP_FREE_MODEL,
-    DEFAULT_TRIMAP_MODEL,
-    available_bundled_models,
-    resolve_bundled,
-)
+from ..bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, available_bundled_models, resolve_bundled
 from ..errors import CheckpointError, InvalidTrimapError
+from ..hub import cached_or_reachable, resolve_source
 from .config import DemoConfig
 
 #: the model box's default: pick the trimap-free or the trimap model depending on whether a trimap was given
@@ -27,26 +19,6 @@ NO_MODEL_MESSAGE = (
     "Hub id into the Model box."
 )
 
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face Hub answers a TCP connect: huggingface_hub retries for ~30 s before giving up, far
-    too long for a web request, so the app asks first."""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _is_local_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") >= 2 or Path(name).expanduser().exists()
 
 
 class ModelStore:
@@ -120,13 +92,9 @@ class ModelStore:
             if name in self._models:
                 self._models.move_to_end(name)
                 return self._models[name]
-            if name in BUNDLED_MODELS and resolve_bundled(name) is None:
-                raise CheckpointError(f"The bundled model '{name}' is not installed in this version of afmatting.")
-            source = name
-            if resolve_bundled(name) is None and _is_local_path(name):
-                source = str(Path(name).expanduser())
-            elif resolve_bundled(name) is None:
-                source = self._hub_source(name)
+            source = resolve_source(name)
+            if isinstance(source, str):  # a Hub id: answer at once when it cannot load now
+                source = cached_or_reachable(source)
             model = AFMatting.from_pretrained(source)
             if self.config.device:
                 model.to(self.config.device)
@@ -135,22 +103,6 @@ class ModelStore:
             while len(self._models) > self.keep:
                 self._models.popitem(last=False)
             return model
-
-    @staticmethod
-    def _hub_source(name: str) -> str:
-        """A Hub id: use the local cache when it holds the model; otherwise require the Hub to be reachable."""
-        from huggingface_hub import snapshot_download
-
-        try:
-            return snapshot_download(name, local_files_only=True)
-        except Exception:  # not cached (or not a valid id): fall through to the online check
-            pass
-        if not hub_reachable():
-            raise CheckpointError(
-                f"'{name}' is not a local folder or a bundled model, and as a Hugging Face Hub id it cannot be "
-                f"downloaded: the Hub is unreachable (offline) and the model is not in the local cache."
-            )
-        return name
 
     def resolve(self, choice: str | None, has_trimap: bool):
         """The model that serves a request: ``choice`` (AUTO, a bundled name, a folder or a Hub id)."""
