@@ -17,7 +17,7 @@ from afmatting.errors import DatasetError, InvalidSizeError
 from afmatting.evaluation import evaluate, format_table
 from afmatting.metrics import compute_metrics
 from afmatting.processing import to_uint8
-from afmatting.synthetic import make_synthetic_dataset
+from afmatting.data.synthetic import make_synthetic_dataset
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def test_each_loss_mode_trains_and_saves(tmp_path, loss):
 @pytest.mark.parametrize("loss", ["known", "known+dc", "known+ddc", "known+scaled_ddc", "alpha"])
 def test_loss_decreases_on_a_fixed_batch(loss):
     args = train.parse_args(["--config", SMOKE, "--loss", loss])
-    from afmatting.synthetic import make_synthetic_dataset
+    from afmatting.data.synthetic import make_synthetic_dataset
     from afmatting.data import training_dataset
 
     data = make_synthetic_dataset(2, 0, size=64, seed=1)["train"]
@@ -64,12 +64,12 @@ def test_loss_decreases_on_a_fixed_batch(loss):
 
 
 def test_alpha_free_modes_cannot_see_alpha(tmp_path, monkeypatch):
-    import afmatting.data as data
+    import afmatting.data.loading as loading
 
     def forbidden(*a, **k):
         raise AssertionError("alpha was read during alpha-free training")
 
-    monkeypatch.setattr(data, "read_alpha_value", forbidden)
+    monkeypatch.setattr(loading, "load_matte", forbidden)  # every dataset alpha is read through it
     seen = []
     original = train.compute_losses
 
@@ -107,7 +107,7 @@ def test_small_datasets_repeat_within_an_epoch():
     """A tiny dataset visits each image several times per epoch as different crops, so DataLoader workers (restarted
     at every epoch) do not restart at every step; crops depend only on (seed, epoch, index)."""
     from afmatting.data import training_dataset
-    from afmatting.synthetic import make_synthetic_dataset
+    from afmatting.data.synthetic import make_synthetic_dataset
 
     view = training_dataset(make_synthetic_dataset(3, 0, size=64, seed=1)["train"], "alpha_free", crop_size=32,
                             scale_range=(0.5, 1.5), hflip=True, colour=0.2)

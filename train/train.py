@@ -39,7 +39,7 @@ from afmatting import AFMatting
 from afmatting.data import load_matting_dataset, training_dataset
 from afmatting.evaluation import evaluate
 from afmatting.losses import alpha_loss, dc_loss, ddc_loss, known_loss, scaled_ddc_loss
-from afmatting.synthetic import make_synthetic_dataset
+from afmatting.data.synthetic import make_synthetic_dataset
 
 logger = get_logger("afmatting.train")
 
