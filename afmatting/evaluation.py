@@ -31,6 +31,7 @@ def evaluate(
     device=None,
     limit: int | None = None,
     on_prediction=None,
+    predict_kwargs: dict | None = None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Score a model on a matting dataset.
 
@@ -38,7 +39,8 @@ def evaluate(
         model: anything with ``predict(image, trimap=None, max_side=..., device=...)`` returning an object whose
             ``.alpha`` is float32 (H, W) in [0, 1], and a boolean ``trimap_input`` (e.g.
             :class:`afmatting.model.AFMatting`).
-        dataset: a ``datasets.Dataset`` (or any iterable of dicts) with ``image``, ``trimap``, ``alpha`` and ``name``.
+        dataset: a ``datasets.Dataset`` (or any iterable of dicts, e.g. :func:`afmatting.data.folder_examples`) with
+            ``image``, ``trimap``, ``alpha`` and ``name``.
         region: ``"unknown"`` scores the trimap's unknown pixels, ``"whole"`` every pixel.
         max_side: passed to ``predict`` (see :mod:`afmatting.processing`; None: full resolution).
         progress: show a tqdm bar.
@@ -47,6 +49,7 @@ def evaluate(
         on_prediction: called as ``on_prediction(name, image, alpha, gt)`` after each prediction (image uint8
             (H, W, 3), alpha float32 (H, W) in [0, 1], gt uint8 (H, W)), e.g. to log or save mattes without
             predicting twice.
+        predict_kwargs: more keyword arguments of ``predict`` (e.g. ``refine_steps``).
 
     Returns:
         ``(means, rows)``: means of SAD, MSE, MAD, Grad, Conn and ``time_s`` (seconds per predict call) plus
@@ -62,7 +65,7 @@ def evaluate(
             f"The dataset has no 'alpha' column (columns: {column_names}); evaluation needs ground-truth alpha."
         )
     trimap_input = bool(getattr(model, "trimap_input", False))
-    predict_kwargs = {"max_side": check_max_side(max_side)}
+    predict_kwargs = {**(predict_kwargs or {}), "max_side": check_max_side(max_side)}
     if device is not None:
         predict_kwargs["device"] = device
 
@@ -128,3 +131,44 @@ def write_csv(rows: list[dict], path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def evaluate_trimaps(model, root, trimaps=("trimap",), *, image_dir: str = "image", alpha_dir: str = "alpha",
+                     limit: int | None = None, **evaluate_kwargs) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Score ``model`` on a raw folder (``image_dir``, ``alpha_dir`` and one or more trimap folders, e.g. the
+    alphamatting.com set's ``trimap1`` and ``trimap2``), once per trimap folder, in its unknown region.
+
+    Returns ``({trimap: means}, {trimap: rows})`` of :func:`evaluate` (``evaluate_kwargs`` go to it).
+    """
+    from .data import folder_examples
+
+    results, rows = {}, {}
+    for trimap in trimaps:
+        examples = folder_examples(root, image_dir=image_dir, alpha_dir=alpha_dir, trimap_dir=trimap, limit=limit)
+        results[trimap], rows[trimap] = evaluate(model, examples, region="unknown", **evaluate_kwargs)
+    return results, rows
+
+
+#: columns of :func:`markdown_table`, per split
+TABLE_METRICS = ("SAD", "MSE", "Grad", "Conn")
+
+
+def markdown_table(rows: list[dict], splits) -> str:
+    """Rows ``{"label", "results": {split: means}}`` as a markdown table: per split SAD, MSE, Grad, Conn, s/img."""
+    def title(name: str) -> str:
+        return name[:1].upper() + name[1:]
+
+    head = ["Method"]
+    for split in splits:
+        head += [f"{title(split)} {m}" for m in TABLE_METRICS] + [f"{title(split)} s/img"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for row in rows:
+        cells = [row["label"]]
+        for split in splits:
+            means = row["results"].get(split)
+            if means is None:
+                cells += ["–"] * (len(TABLE_METRICS) + 1)
+                continue
+            cells += [f"{means[m]:.2f}" for m in TABLE_METRICS] + [f"{means['time_s']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

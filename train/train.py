@@ -420,6 +420,7 @@ def main(argv=None):
                     disable=not accelerator.is_local_main_process)
     model.train()
     window_start, window_images, skipped_nonfinite = time.perf_counter(), 0, 0
+    steady_images_per_s = None
     run_start, run_first_step = time.perf_counter(), global_step
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -456,6 +457,7 @@ def main(argv=None):
                     logs = {k: v.detach().item() for k, v in losses.items()}
                     logs["lr"] = max(g["lr"] for g in optimizer.param_groups)  # the decoder's (full) LR
                     logs["images_per_s"] = window_images / max(elapsed, 1e-9)
+                    steady_images_per_s = logs["images_per_s"]  # the last window: start-up left behind
                     progress.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
                     accelerator.log({f"train/{k}": v for k, v in logs.items()}, step=global_step)
                     window_start, window_images = time.perf_counter(), 0
@@ -490,7 +492,9 @@ def main(argv=None):
         summary = {"steps": global_step, "final_metrics": last_metrics, "best": best,
                    "skipped_nonfinite_batches": skipped_nonfinite,
                    # wall time of the training loop, validations included
-                   "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2)}
+                   "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2),
+                   # images/s of the last log_steps window (benchmarks/reproduce_gpu.py compares rows by it)
+                   "steady_images_per_s": None if steady_images_per_s is None else round(steady_images_per_s, 2)}
         if torch.cuda.is_available():
             summary["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))

@@ -43,6 +43,7 @@ from .loading import (
     EVAL_SPLIT_PREFERENCE,
     dataset_summary,
     dataset_value,
+    folder_examples,
     drop_alpha,
     load_matting_dataset,
     read_alpha_value,

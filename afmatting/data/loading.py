@@ -1,4 +1,4 @@
-"""Loading matting datasets (saved, raw folders, Hub ids) and reading their cells with the :mod:`afmatting.io` readers."""
+"""Loading matting datasets (saved, raw folders, Hub ids); reading their cells with the :mod:`afmatting.io` readers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..io import load_image, load_matte
 from ..processing import to_uint8
 from ..trimap import alpha_to_trimap, load_trimap
 from .conversion import DEFAULT_TRIMAP_SEED, convert_folder, trimap_seed_for
+from .layouts import SplitSource, check_sizes, pair_files
 
 #: split preferred for evaluation when none is named, in this order
 EVAL_SPLIT_PREFERENCE = ("validation", "validation_p", "test", "val")
@@ -178,3 +179,19 @@ def read_alpha_value(value) -> np.ndarray:
 def dataset_summary(dataset_dict) -> str:
     """One line per split: name, number of images, columns."""
     return "\n".join(f"{name}: {len(ds)} images, columns {ds.column_names}" for name, ds in dataset_dict.items())
+
+
+def folder_examples(root, *, image_dir: str = "image", alpha_dir: str | None = "alpha",
+                    trimap_dir: str | None = "trimap", limit: int | None = None) -> list[dict]:
+    """The examples of a raw ``image/`` + ``alpha/`` + ``trimap/`` folder as rows of file paths, without converting
+    it: ``[{"name", "image", "alpha", "trimap"}, ...]`` sorted by name, at most ``limit``. Files are paired and their
+    sizes checked as :func:`convert_folder` does; the rows read with :func:`read_image_value` and its siblings (and
+    go straight into :func:`afmatting.evaluation.evaluate`)."""
+    root = Path(root)
+    source = SplitSource("examples", root / image_dir, root / alpha_dir if alpha_dir else None,
+                         root / trimap_dir if trimap_dir else None)
+    samples = pair_files(source)
+    if limit is not None:
+        samples = samples[: max(0, int(limit))]
+    check_sizes(samples)
+    return [{"name": s.name, "image": s.image, "alpha": s.alpha, "trimap": s.trimap} for s in samples]
