@@ -53,7 +53,7 @@ def adapt_model(
         model: a trimap-input AFMatting (left unchanged).
         image: float (1, 3, h, w) in [0, 1]; trimap: float (1, 1, h, w) in {0, 0.5, 1}.
     """
-    from .losses import ddc_loss, find_similar_neighbours, known_loss
+    from .losses import alpha_free_loss, find_similar_neighbours
 
     if not getattr(model, "trimap_input", False):
         raise AFMattingError("Test-time adaptation needs a trimap-input model (its trimap supervises the fit).")
@@ -74,8 +74,8 @@ def adapt_model(
     for _ in range(steps):
         with torch.enable_grad():
             alpha = tuned(image, trimap)
-            loss = known_loss(alpha, trimap) + ddc_weight * ddc_loss(image, alpha, kernel_size=kernel_size,
-                                                                     neighbours=neighbours)
+            loss = alpha_free_loss(image, alpha, trimap, neighbours=neighbours, ddc_weight=ddc_weight,
+                                   kernel_size=kernel_size)["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

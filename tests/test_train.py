@@ -216,3 +216,21 @@ def test_validation_mattes_reach_tensorboard(tmp_path, monkeypatch):
     assert len(events.Tags()["images"]) == 2
     assert "val/SAD" in events.Tags()["scalars"]
     assert len(calls) == 2  # smoke config: 2 validation images, each predicted once
+
+
+def test_timm_layer_decay_does_not_reach_through_features_only():
+    """Why train.py keeps its own layer-decay groups: timm's collapse to one LR scale on the features_only backbone,
+    ours decay block by block."""
+    from types import SimpleNamespace
+
+    from timm.optim import param_groups_layer_decay
+
+    model = AFMatting(backbone="test_vit", fusion_widths=(32, 16, 16, 8), detail_widths=(8, 16, 16))
+    timm_scales = {g["lr_scale"] for g in param_groups_layer_decay(model.backbone, weight_decay=0.05,
+                                                                   layer_decay=0.65)}
+    assert timm_scales == {1.0}
+    args = SimpleNamespace(layer_decay=0.65, backbone_lr_scale=0.1, weight_decay=0.05, learning_rate=1e-3)
+    ours = {g["lr_scale"] for g in train.parameter_groups(model, args)}
+    depth = 1 + max(int(n.split(".blocks.")[1].split(".")[0]) for n, _ in model.backbone.named_parameters()
+                    if ".blocks." in n)
+    assert ours == {1.0} | {0.65 ** k for k in range(1, depth + 2)}

@@ -208,7 +208,12 @@ def vit_layer_id(name: str, num_layers: int) -> int:
 
 def parameter_groups(model: AFMatting, args) -> list[dict]:
     """AdamW groups: no weight decay on norms, biases and position embeddings; layer-wise LR decay for ViT
-    backbones (``layer_decay``), a plain ``backbone_lr_scale`` for other backbones; the decoder at the full LR."""
+    backbones (``layer_decay``), a plain ``backbone_lr_scale`` for other backbones; the decoder at the full LR.
+
+    Ours, not timm's ``param_groups_layer_decay``: our backbone is timm's ``features_only`` wrapper
+    (``FeatureGetterNet``), which has no ``group_matcher``, so timm puts every parameter in one layer and the decay
+    has no effect (tests/test_train.py::test_timm_layer_decay_does_not_reach_through_features_only).
+    """
     names = [n for n, _ in model.backbone.named_parameters()]
     is_vit = any(".blocks." in n for n in names) and any("pos_embed" in n for n in names)
     num_layers = 1 + max((int(n.split(".blocks.")[1].split(".")[0]) for n in names if ".blocks." in n), default=-1)
