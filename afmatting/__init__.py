@@ -1,8 +1,9 @@
 """afmatting: train image-matting models without alpha labels (known + DDC losses, Liu et al., AAAI 2025)."""
 
 from .errors import AFMattingError, CheckpointError, ImageReadError, InvalidImageError, InvalidTrimapError
-from .inference import MattingResult, predict
+from .inference import predict
 from .model import AFMatting
+from .result import MattingResult
 
 __version__ = "0.1.0"
 

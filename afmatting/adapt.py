@@ -14,16 +14,16 @@ import time
 import torch
 
 from .errors import AFMattingError
-from .inference import (
+from .processing import (
     DEFAULT_MAX_SIDE,
-    MattingResult,
     apply_known_region,
+    check_max_side,
     network_size,
     prepare_inputs,
     resize_to_network,
     run_network,
-    _name_of,
 )
+from .result import MattingResult, name_of
 
 #: long side of the image the adaptation trains on (bounds its time and memory)
 DEFAULT_ADAPT_MAX_SIDE = 512
@@ -53,7 +53,7 @@ def adapt_model(
         model: a trimap-input AFMatting (left unchanged).
         image: float (1, 3, h, w) in [0, 1]; trimap: float (1, 1, h, w) in {0, 0.5, 1}.
     """
-    from .losses import ddc_loss, find_similar_neighbours, known_loss
+    from .losses import alpha_free_loss, find_similar_neighbours
 
     if not getattr(model, "trimap_input", False):
         raise AFMattingError("Test-time adaptation needs a trimap-input model (its trimap supervises the fit).")
@@ -74,8 +74,8 @@ def adapt_model(
     for _ in range(steps):
         with torch.enable_grad():
             alpha = tuned(image, trimap)
-            loss = known_loss(alpha, trimap) + ddc_weight * ddc_loss(image, alpha, kernel_size=kernel_size,
-                                                                     neighbours=neighbours)
+            loss = alpha_free_loss(image, alpha, trimap, neighbours=neighbours, ddc_weight=ddc_weight,
+                                   kernel_size=kernel_size)["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -98,7 +98,13 @@ def adapt_and_predict(
     learning_rate: float = 1e-3,
     progress: bool = False,
 ) -> MattingResult:
-    """Adapt a copy of ``model`` to (image, trimap) for ``steps`` steps, then predict with it (see predict)."""
+    """Adapt a copy of ``model`` to (image, trimap) for ``steps`` steps, then predict with it (see predict).
+
+    ``adapt_max_side`` bounds the image the adaptation trains on, ``max_side`` the one it predicts on (both as
+    defined in :mod:`afmatting.processing`).
+    """
+    max_side = check_max_side(max_side)
+    adapt_max_side = check_max_side(adapt_max_side, "adapt_max_side")
     img, tri = prepare_inputs(image, trimap, model.trimap_input)
     if tri is None:
         raise AFMattingError("Test-time adaptation needs a trimap.")
@@ -111,5 +117,5 @@ def adapt_and_predict(
     x, t = resize_to_network(img, tri, size)
     alpha = run_network(tuned, x[None], t[None], (h, w))[0]
     del tuned
-    return MattingResult(image=img, alpha=apply_known_region(alpha, tri), trimap=tri, name=_name_of(image),
+    return MattingResult(image=img, alpha=apply_known_region(alpha, tri), trimap=tri, name=name_of(image),
                          extra={"adapt_steps": steps, "adapt_seconds": time.perf_counter() - start})

@@ -59,7 +59,7 @@ def create_backbone(
     try:
         model = timm.create_model(name, pretrained=use_timm_pretrained, **kwargs)
     except RuntimeError as e:  # timm raises RuntimeError for unknown model names
-        raise ValueError(f"Unknown or unsupported timm backbone '{name}': {e}") from None
+        raise CheckpointError(f"Unknown or unsupported timm backbone '{name}': {e}") from None
     if pretrained is True and base in OFFLINE_WEIGHTS or pretrained == "offline":
         load_offline_imagenet_weights(model, name, in_chans)
     elif isinstance(pretrained, (str, Path)) and pretrained not in ("offline",) and pretrained is not True:

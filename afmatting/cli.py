@@ -1,4 +1,4 @@
-"""Command line: ``afmatting matte`` (and ``afmatting eval``). Also ``python -m afmatting.cli``."""
+"""Command line: ``afmatting matte`` and ``afmatting eval``. Also ``python -m afmatting.cli``."""
 
 from __future__ import annotations
 
@@ -7,21 +7,19 @@ import sys
 from pathlib import Path
 
 from .errors import AFMattingError
+from .processing import DEFAULT_MAX_SIDE, FULL_RESOLUTION, max_side_argument
+
+MAX_SIDE_HELP = (f"long side of the network input in pixels, or '{FULL_RESOLUTION}' for full resolution "
+                 f"(default {DEFAULT_MAX_SIDE}); the alpha is always full size")
 
 
 def load_model(model: str | None, *, trimap: bool, device: str | None = None):
-    """Load ``model`` (directory, Hub id or bundled name) or, when None, the bundled default for the mode."""
-    from .bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
-    from .errors import CheckpointError
+    """Load ``model`` (directory, Hub id or bundled name; see :mod:`afmatting.hub`) or, when None, the bundled
+    default for the mode."""
+    from .hub import default_model
     from .model import AFMatting
 
-    if model is None:
-        model = DEFAULT_TRIMAP_MODEL if trimap else DEFAULT_TRIMAP_FREE_MODEL
-        if resolve_bundled(model) is None:
-            raise CheckpointError(
-                f"No --model given and the bundled default '{model}' is not installed; pass --model DIR_OR_REPO_ID."
-            )
-    m = AFMatting.from_pretrained(model)
+    m = AFMatting.from_pretrained(model if model is not None else default_model(trimap))
     if device:
         m.to(device)
     return m
@@ -43,6 +41,7 @@ def find_trimap(trimap_arg: str | None, image_path: Path) -> Path | None:
 
 
 def cmd_matte(args) -> int:
+    """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``)."""
     from tqdm.auto import tqdm
 
     from .io import list_images
@@ -90,18 +89,41 @@ def cmd_matte(args) -> int:
     return 1 if failures else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .inference import DEFAULT_MAX_SIDE
+def cmd_eval(args) -> int:
+    """Handler of ``afmatting eval``: load dataset and model, evaluate, print the table, write the CSV."""
+    from .data import load_matting_dataset, select_split
+    from .evaluation import evaluate, format_table, write_csv
 
-    parser = argparse.ArgumentParser(prog="afmatting", description="Image matting trained without alpha labels.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("matte", help="matte images: writes <stem>_alpha.png and <stem>_cutout.png")
+    loaded = load_matting_dataset(args.data, alpha_dir=getattr(args, "alpha_dir", "alpha"))
+    dataset = loaded if not hasattr(loaded, "keys") else select_split(loaded, args.split, source_name=f"'{args.data}'")
+    split_name = getattr(dataset, "split", None) or args.split or ""
+    model = load_model(args.model, trimap=False, device=args.device)
+    means, rows = evaluate(
+        model,
+        dataset,
+        region=args.region,
+        max_side=args.max_side,
+        progress=not getattr(args, "quiet", False),
+        device=args.device,
+        limit=getattr(args, "limit", None),
+        predict_kwargs={"refine": False} if getattr(args, "no_refine", False) else None,
+    )
+    title = f"{args.data} [{split_name}], region={args.region}, model={args.model}"
+    print(format_table(means, title))
+    if args.csv:
+        path = write_csv(rows, args.csv)
+        print(f"Per-image rows: {path}", file=sys.stderr)
+    return 0
+
+
+def add_matte_subcommand(subparsers) -> None:
+    """Register ``afmatting matte`` on an argparse ``subparsers`` object (handler: :func:`cmd_matte`)."""
+    p = subparsers.add_parser("matte", help="matte images: writes <stem>_alpha.png and <stem>_cutout.png")
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--trimap", help="a trimap file, or a folder of trimaps matched to the images by file name")
     p.add_argument("--model", help="model directory, Hub repo id or bundled name (default: the bundled model)")
-    p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
-                   help=f"long side of the network input (default {DEFAULT_MAX_SIDE}); the alpha is full size")
+    p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE, help=MAX_SIDE_HELP)
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
     p.add_argument("--no-refine", action="store_true",
@@ -110,12 +132,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_matte)
-    try:
-        from .evaluation import add_eval_subcommand
-    except ImportError:
-        pass
-    else:
-        add_eval_subcommand(sub)
+
+
+def add_eval_subcommand(subparsers) -> None:
+    """Register ``afmatting eval`` on an argparse ``subparsers`` object (handler: :func:`cmd_eval`)."""
+    from .evaluation import REGIONS
+
+    p = subparsers.add_parser(
+        "eval",
+        help="score a model on a matting dataset (SAD, MSE, MAD, Grad, Conn)",
+        description="Score a model with the DIM-reference metrics on a dataset folder, saved dataset or Hub id.",
+    )
+    p.add_argument("--data", required=True, help="dataset: save_to_disk folder, raw dataset folder or Hub id")
+    p.add_argument("--model", required=True, help="model folder or Hub repo id")
+    p.add_argument("--split", default=None, help="split to score (default: the only one, else validation)")
+    p.add_argument("--region", choices=REGIONS, default="unknown", help="unknown band (DIM) or whole image (AM-2K)")
+    p.add_argument("--csv", default=None, help="write per-image rows to this CSV file")
+    p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE, help=MAX_SIDE_HELP)
+    p.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu")
+    p.add_argument("--no-refine", action="store_true", help="score the network's matte alone (trimap models)")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N images")
+    p.add_argument("--alpha-dir", default="alpha", help="raw generic folders: name of the alpha folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="afmatting", description="Image matting trained without alpha labels.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_matte_subcommand(sub)
+    add_eval_subcommand(sub)
     return parser
 
 

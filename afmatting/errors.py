@@ -24,3 +24,7 @@ class CheckpointError(AFMattingError):
 class DatasetError(AFMattingError):
     """A matting dataset or dataset folder is unusable: unknown layout, empty folder, a file that is not an image,
     an image without its partner alpha/trimap (or the reverse), sizes that differ, or a missing split/column."""
+
+
+class InvalidSizeError(AFMattingError):
+    """A size option (``max_side``, a pixel limit, a crop size) has a value that cannot work."""

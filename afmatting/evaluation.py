@@ -1,4 +1,4 @@
-"""Evaluation loop shared by ``afmatting eval`` and training's validation.
+"""Evaluation loop shared by ``afmatting eval``, the benchmarks and training's validation.
 
 ``evaluate(model, dataset)`` runs ``model.predict`` on every example and scores it with the DIM-exact
 :func:`afmatting.metrics.compute_metrics`. Trimap-input models (``model.trimap_input``) get the dataset's trimap;
@@ -9,7 +9,6 @@ protocol) or the whole image (``region="whole"``, the AM-2K / P3M protocol) eith
 from __future__ import annotations
 
 import csv
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from .errors import AFMattingError, DatasetError
 from .metrics import METRIC_NAMES, compute_metrics, mean_metrics
+from .processing import DEFAULT_MAX_SIDE, check_max_side, to_uint8
 
 REGIONS = ("unknown", "whole")
 
@@ -25,13 +25,13 @@ def evaluate(
     model,
     dataset,
     region: str = "unknown",
-    max_side: int | None = None,
-    refine: bool = True,
+    max_side: int | None = DEFAULT_MAX_SIDE,
     progress: bool = True,
     *,
     device=None,
     limit: int | None = None,
     on_prediction=None,
+    predict_kwargs: dict | None = None,
 ) -> tuple[dict[str, float], list[dict]]:
     """Score a model on a matting dataset.
 
@@ -39,17 +39,17 @@ def evaluate(
         model: anything with ``predict(image, trimap=None, max_side=..., device=...)`` returning an object whose
             ``.alpha`` is float32 (H, W) in [0, 1], and a boolean ``trimap_input`` (e.g.
             :class:`afmatting.model.AFMatting`).
-        dataset: a ``datasets.Dataset`` (or any iterable of dicts) with ``image``, ``trimap``, ``alpha`` and ``name``.
+        dataset: a ``datasets.Dataset`` (or any iterable of dicts, e.g. :func:`afmatting.data.folder_examples`) with
+            ``image``, ``trimap``, ``alpha`` and ``name``.
         region: ``"unknown"`` scores the trimap's unknown pixels, ``"whole"`` every pixel.
-        max_side: passed to ``predict``; None leaves predict's own default, 0 means full resolution.
-        refine: passed to ``predict``: trimap models refine their mattes per image (False: the network alone, as
-            training's validation scores it).
+        max_side: passed to ``predict`` (see :mod:`afmatting.processing`; None: full resolution).
         progress: show a tqdm bar.
         device: passed to ``predict`` when not None.
         limit: score at most this many examples.
         on_prediction: called as ``on_prediction(name, image, alpha, gt)`` after each prediction (image uint8
             (H, W, 3), alpha float32 (H, W) in [0, 1], gt uint8 (H, W)), e.g. to log or save mattes without
             predicting twice.
+        predict_kwargs: more keyword arguments of ``predict`` (e.g. ``refine_steps``).
 
     Returns:
         ``(means, rows)``: means of SAD, MSE, MAD, Grad, Conn and ``time_s`` (seconds per predict call) plus
@@ -65,9 +65,7 @@ def evaluate(
             f"The dataset has no 'alpha' column (columns: {column_names}); evaluation needs ground-truth alpha."
         )
     trimap_input = bool(getattr(model, "trimap_input", False))
-    predict_kwargs = {} if refine else {"refine": False}  # refining is predict's own default
-    if max_side is not None:
-        predict_kwargs["max_side"] = None if max_side == 0 else int(max_side)
+    predict_kwargs = {**(predict_kwargs or {}), "max_side": check_max_side(max_side)}
     if device is not None:
         predict_kwargs["device"] = device
 
@@ -104,7 +102,7 @@ def evaluate(
             )
         pred = np.clip(pred, 0.0, 1.0)
         if on_prediction is not None:
-            on_prediction(name, image, pred, gt)
+            on_prediction(name, to_uint8(image), pred, gt)
         scores = compute_metrics(pred, gt, trimap if region == "unknown" else None)
         rows.append({"name": name, **scores, "time_s": elapsed, "height": gt.shape[0], "width": gt.shape[1]})
     if not rows:
@@ -135,50 +133,42 @@ def write_csv(rows: list[dict], path) -> Path:
     return path
 
 
-def add_eval_subcommand(subparsers) -> None:
-    """Register ``afmatting eval`` on an argparse ``subparsers`` object (handler: :func:`run_eval`)."""
-    p = subparsers.add_parser(
-        "eval",
-        help="score a model on a matting dataset (SAD, MSE, MAD, Grad, Conn)",
-        description="Score a model with the DIM-reference metrics on a dataset folder, saved dataset or Hub id.",
-    )
-    p.add_argument("--data", required=True, help="dataset: save_to_disk folder, raw dataset folder or Hub id")
-    p.add_argument("--model", required=True, help="model folder or Hub repo id")
-    p.add_argument("--split", default=None, help="split to score (default: the only one, else validation)")
-    p.add_argument("--region", choices=REGIONS, default="unknown", help="unknown band (DIM) or whole image (AM-2K)")
-    p.add_argument("--csv", default=None, help="write per-image rows to this CSV file")
-    p.add_argument("--max-side", type=int, default=None, help="network long side (0: full resolution)")
-    p.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu")
-    p.add_argument("--no-refine", action="store_true", help="score the network's matte alone (trimap models)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N images")
-    p.add_argument("--alpha-dir", default="alpha", help="raw generic folders: name of the alpha folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_eval)
+def evaluate_trimaps(model, root, trimaps=("trimap",), *, image_dir: str = "image", alpha_dir: str = "alpha",
+                     limit: int | None = None, **evaluate_kwargs) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Score ``model`` on a raw folder (``image_dir``, ``alpha_dir`` and one or more trimap folders, e.g. the
+    alphamatting.com set's ``trimap1`` and ``trimap2``), once per trimap folder, in its unknown region.
+
+    Returns ``({trimap: means}, {trimap: rows})`` of :func:`evaluate` (``evaluate_kwargs`` go to it).
+    """
+    from .data import folder_examples
+
+    results, rows = {}, {}
+    for trimap in trimaps:
+        examples = folder_examples(root, image_dir=image_dir, alpha_dir=alpha_dir, trimap_dir=trimap, limit=limit)
+        results[trimap], rows[trimap] = evaluate(model, examples, region="unknown", **evaluate_kwargs)
+    return results, rows
 
 
-def run_eval(args) -> int:
-    """Handler of ``afmatting eval``: load dataset and model, evaluate, print the table, write the CSV."""
-    from .data import load_matting_dataset, select_split
+#: columns of :func:`markdown_table`, per split
+TABLE_METRICS = ("SAD", "MSE", "Grad", "Conn")
 
-    loaded = load_matting_dataset(args.data, alpha_dir=getattr(args, "alpha_dir", "alpha"))
-    dataset = loaded if not hasattr(loaded, "keys") else select_split(loaded, args.split, source_name=f"'{args.data}'")
-    split_name = getattr(dataset, "split", None) or args.split or ""
-    from .cli import load_model
 
-    model = load_model(args.model, trimap=False, device=args.device)
-    means, rows = evaluate(
-        model,
-        dataset,
-        region=args.region,
-        max_side=args.max_side,
-        refine=not args.no_refine,
-        progress=not getattr(args, "quiet", False),
-        device=args.device,
-        limit=getattr(args, "limit", None),
-    )
-    title = f"{args.data} [{split_name}], region={args.region}, model={args.model}"
-    print(format_table(means, title))
-    if args.csv:
-        path = write_csv(rows, args.csv)
-        print(f"Per-image rows: {path}", file=sys.stderr)
-    return 0
+def markdown_table(rows: list[dict], splits) -> str:
+    """Rows ``{"label", "results": {split: means}}`` as a markdown table: per split SAD, MSE, Grad, Conn, s/img."""
+    def title(name: str) -> str:
+        return name[:1].upper() + name[1:]
+
+    head = ["Method"]
+    for split in splits:
+        head += [f"{title(split)} {m}" for m in TABLE_METRICS] + [f"{title(split)} s/img"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for row in rows:
+        cells = [row["label"]]
+        for split in splits:
+            means = row["results"].get(split)
+            if means is None:
+                cells += ["–"] * (len(TABLE_METRICS) + 1)
+                continue
+            cells += [f"{means[m]:.2f}" for m in TABLE_METRICS] + [f"{means['time_s']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

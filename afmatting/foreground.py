@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import InvalidImageError
+
 
 def _neighbour_sum(x: torch.Tensor, w: list[torch.Tensor]) -> torch.Tensor:
     """Σ_j w_j x_j over the 4-neighbourhood; x (C, H, W), w four (1, H, W) weights (0 outside the image)."""
@@ -67,7 +69,8 @@ def estimate_foreground(
     if device is not None:
         img, a = img.to(device), a.to(device)
     if img.ndim != 3 or img.shape[2] != 3 or a.shape != img.shape[:2]:
-        raise ValueError(f"image must be (H, W, 3) and alpha (H, W); got {tuple(img.shape)} and {tuple(a.shape)}.")
+        raise InvalidImageError(
+            f"image must be (H, W, 3) and alpha (H, W); got {tuple(img.shape)} and {tuple(a.shape)}.")
     h, w = a.shape
     img = img.permute(2, 0, 1).contiguous()  # (3, H, W)
     a = a.clamp(0, 1)[None]  # (1, H, W)

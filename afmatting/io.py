@@ -89,6 +89,27 @@ def open_pil(source, *, max_pixels: int = MAX_IMAGE_PIXELS, what: str = "image")
     return img
 
 
+#: the EXIF tag of the orientation
+EXIF_ORIENTATION = 0x0112
+#: EXIF orientations that swap width and height (rotations by 90 or 270 degrees, transposes)
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+def image_size(path, what: str = "image") -> tuple[int, int]:
+    """(width, height) of an image file as :func:`load_image` returns it (EXIF orientation applied), read from the
+    header without decoding the pixels. Raises ImageReadError for a missing or unreadable file."""
+    name = describe(path)
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+    except FileNotFoundError:
+        raise ImageReadError(f"Cannot read {what} {name}: no such file.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageReadError(f"Cannot read {what} {name}: not a readable image ({type(e).__name__}: {e}).") from None
+    return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
+
+
 def pil_to_array(img: Image.Image) -> np.ndarray:
     """Convert any PIL mode to a float array (H, W, C) in [0, 1], C in {1, 3, 4}.
 
@@ -157,33 +178,81 @@ def array_to_float(arr: np.ndarray, name: str = "image") -> np.ndarray:
     raise InvalidImageError(f"{name} has unsupported dtype {arr.dtype}.")
 
 
-def matte_to_float(values, name: str = "alpha") -> np.ndarray:
-    """A matte as float64 (H, W) in [0, 1]; uint8 is divided by 255, uint16 by 65535, floats must lie in [0, 1].
+#: a (H, W, 3) matte whose colour channels differ by more than this (on the 0..1 scale) is a colour image
+MATTE_GREY_TOLERANCE = 0.1
 
-    A (H, W, C) array is accepted when all its channels are equal (grey stored as RGB); its first channel is used.
+
+def _matte_channel(arr: np.ndarray, name: str) -> np.ndarray:
+    """(H, W) or (H, W, C) array -> its one matte channel (H, W), same dtype.
+
+    C = 1: that channel. C = 2 / 4 (grey / RGB with an alpha channel): the alpha channel when the colour is all
+    zero (a matte stored as transparency), else the colour without it. C = 3: grey stored as RGB: the first channel
+    when all are equal, their mean (rounded to the dtype's levels) when they differ by at most MATTE_GREY_TOLERANCE
+    (compression noise); a colour image is refused.
     """
-    arr = np.asarray(values)
-    if arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
-        if arr.shape[2] > 1 and not np.array_equal(arr[..., 0], arr[..., 1]):
-            raise InvalidImageError(f"{name} has {arr.shape[2]} different channels; a matte has one channel.")
-        arr = arr[..., 0]
-    if arr.ndim != 2 or arr.size == 0:
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        raise InvalidImageError(f"{name} has shape {arr.shape}; expected a (H, W) matte (or grey (H, W, C)).")
+    if arr.shape[2] in (2, 4):
+        colour = arr[..., :-1]
+        if not colour.any():
+            return arr[..., -1]
+        arr = colour
+    if arr.shape[2] == 1 or all(np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[2])):
+        return arr[..., 0]
+    values = arr.astype(np.float64)
+    spread = float((values.max(axis=2) - values.min(axis=2)).max())
+    full_scale = 65535.0 if arr.dtype == np.uint16 else 255.0 if np.issubdtype(arr.dtype, np.integer) else 1.0
+    if spread > MATTE_GREY_TOLERANCE * full_scale:
+        raise InvalidImageError(f"{name} has {arr.shape[2]} different colour channels; a matte is grey.")
+    mean = values.mean(axis=2)
+    # integer sources stay on their own levels (the mean rounded), so one scaling rule serves every dtype
+    return mean.astype(arr.dtype) if np.issubdtype(arr.dtype, np.floating) else np.round(mean).astype(arr.dtype)
+
+
+def _matte_values(arr: np.ndarray, name: str, dtype) -> np.ndarray:
+    """(H, W) array of any supported dtype -> ``dtype`` values in [0, 1] (uint8 / 255, uint16 / 65535)."""
+    if arr.size == 0:
         raise InvalidImageError(f"{name} has shape {arr.shape}; expected a non-empty (H, W) matte.")
     if arr.dtype == np.uint8:
-        return arr.astype(np.float64) / 255.0
+        return arr.astype(dtype) / dtype(255.0)
     if arr.dtype == np.uint16:
-        return arr.astype(np.float64) / 65535.0
+        return arr.astype(dtype) / dtype(65535.0)
     if arr.dtype == np.bool_:
-        return arr.astype(np.float64)
+        return arr.astype(dtype)
     if np.issubdtype(arr.dtype, np.floating):
-        out = arr.astype(np.float64)
+        out = arr.astype(dtype)
         if not np.isfinite(out).all():
             raise InvalidImageError(f"{name} contains NaN or infinite values.")
         lo, hi = float(out.min()), float(out.max())
         if lo < 0.0 or hi > 1.0:
             raise InvalidImageError(f"{name} has values in [{lo:.4g}, {hi:.4g}]; a float matte must lie in [0, 1].")
         return out
-    raise InvalidImageError(f"{name} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1].")
+    raise InvalidImageError(f"{name} has dtype {arr.dtype}; expected uint8, uint16, bool or float in [0, 1].")
+
+
+def load_matte(source, *, name: str = "alpha", dtype=np.float64, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Read an alpha matte (or a soft mask) as ``dtype`` (H, W) in [0, 1]: the one reader of mattes.
+
+    ``source``: a path, bytes, PIL image (EXIF orientation applied; 16-bit kept; palettes expanded) or an array
+    (H, W) / (H, W, C) of uint8 (/ 255), uint16 (/ 65535), bool or float in [0, 1]. Channels: see
+    :func:`_matte_channel` (grey stored as RGB(A) is accepted, a matte stored as transparency is read from its alpha
+    channel, a colour image is refused). ``dtype=np.float32`` gives MATLAB's ``single(x) / 255`` exactly.
+    """
+    label = f"{name} {describe(source)}"
+    if isinstance(source, np.ndarray):
+        arr = source
+    else:
+        img = open_pil(source, max_pixels=max_pixels, what=name)
+        if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+            return pil_to_array(img)[..., 0].astype(dtype)  # already scaled to [0, 1]
+        if img.mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        elif img.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+            img = img.convert("RGB")
+        arr = np.asarray(img.convert("L") if img.mode == "1" else img)
+    return _matte_values(_matte_channel(np.asarray(arr), label), label, dtype)
 
 
 def to_rgb(arr: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from .errors import InvalidImageError, InvalidTrimapError
-from .io import matte_to_float
+from .io import load_matte
 
 METRIC_NAMES = ("SAD", "MSE", "MAD", "Grad", "Conn")
 
@@ -40,18 +40,6 @@ GRAD_SIGMA = 1.4
 CONN_STEP = 0.1
 #: theta of the connectivity error: differences below it count as fully connected
 CONN_THETA = 0.15
-
-
-def _as_single(values) -> np.ndarray:
-    """The matte in single precision as MATLAB's ``single(x) / 255`` would give it for uint8 input."""
-    arr = np.asarray(values)
-    if arr.ndim == 3:
-        arr = arr[..., 0]
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / np.float32(255.0)
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / np.float32(65535.0)
-    return arr.astype(np.float32)
 
 
 def region_mask(trimap, shape: tuple[int, int]) -> np.ndarray:
@@ -184,8 +172,8 @@ def compute_metrics(pred, gt, trimap=None) -> dict[str, float]:
         ``{"SAD", "MSE", "MAD", "Grad", "Conn"}`` as Python floats, in the units printed by papers (see the
         module doc: SAD, Grad, Conn / 1000; MSE and MAD x 1e3).
     """
-    pred_f = matte_to_float(pred, "predicted alpha")
-    gt_f = matte_to_float(gt, "ground-truth alpha")
+    pred_f = load_matte(pred, name="predicted alpha")
+    gt_f = load_matte(gt, name="ground-truth alpha")
     if pred_f.shape != gt_f.shape:
         raise InvalidImageError(
             f"predicted alpha is {pred_f.shape[1]}x{pred_f.shape[0]} (WxH) but the ground truth is "
@@ -202,7 +190,9 @@ def compute_metrics(pred, gt, trimap=None) -> dict[str, float]:
         "MSE": mse * 1e3,
         "MAD": mad * 1e3,
         "Grad": gradient_error(pred_f, gt_f, region),
-        "Conn": connectivity_error(_as_single(pred), _as_single(gt), region),
+        # in single precision, as the MATLAB reference computes it (single(x) / 255)
+        "Conn": connectivity_error(load_matte(pred, name="predicted alpha", dtype=np.float32),
+                                   load_matte(gt, name="ground-truth alpha", dtype=np.float32), region),
     }
 
 

@@ -7,19 +7,16 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .backbones import create_backbone, pad_multiple
-from .errors import CheckpointError
-from .hub import MODEL_CARD_TEMPLATE
+from .errors import AFMattingError, InvalidImageError, InvalidTrimapError
+from .hub import MODEL_CARD_TEMPLATE, hub_error, load_checkpoint, resolve_source, resolve_weights_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -58,7 +55,7 @@ class DetailCaptureDecoder(nn.Module):
     ):
         super().__init__()
         if len(detail_widths) != 3 or len(fusion_widths) != 4:
-            raise ValueError("detail_widths needs 3 values (1/2, 1/4, 1/8) and fusion_widths 4 values.")
+            raise AFMattingError("detail_widths needs 3 values (1/2, 1/4, 1/8) and fusion_widths 4 values.")
         feature_channels = list(feature_channels)
         self.detail_stream = nn.ModuleList()
         prev = in_channels
@@ -145,17 +142,17 @@ class AFMatting(
     def forward(self, image: torch.Tensor, trimap: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] (+ (B, 1, H, W) trimap in {0, 0.5, 1}) -> alpha (B, 1, H, W) in [0, 1]."""
         if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(f"image must be (B, 3, H, W); got {tuple(image.shape)}.")
+            raise InvalidImageError(f"image must be (B, 3, H, W); got {tuple(image.shape)}.")
         x = (image - self.pixel_mean.to(image.dtype)) / self.pixel_std.to(image.dtype)
         if self.trimap_input:
             if trimap is None:
-                raise ValueError("This model takes a trimap (trimap_input=True); pass trimap=(B, 1, H, W).")
+                raise InvalidTrimapError("This model takes a trimap (trimap_input=True); pass trimap=(B, 1, H, W).")
             if trimap.shape[0] != image.shape[0] or trimap.shape[-2:] != image.shape[-2:] or trimap.shape[1] != 1:
-                raise ValueError(f"trimap must be (B, 1, H, W) = {(image.shape[0], 1, *image.shape[-2:])}; "
+                raise InvalidTrimapError(f"trimap must be (B, 1, H, W) = {(image.shape[0], 1, *image.shape[-2:])}; "
                                  f"got {tuple(trimap.shape)}.")
             x = torch.cat([x, trimap.to(x.dtype) * 2 - 1], dim=1)  # {-1, 0, 1}: centred like the image
         elif trimap is not None:
-            raise ValueError("This model is trimap-free (trimap_input=False); do not pass a trimap.")
+            raise InvalidTrimapError("This model is trimap-free (trimap_input=False); do not pass a trimap.")
         h, w = x.shape[-2:]
         m = self.pad_multiple
         pad_h, pad_w = (-h) % m, (-w) % m
@@ -217,86 +214,15 @@ class AFMatting(
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
         """Load from a local directory, a Hub repo id (cached or online), or a bundled model name.
 
-        Bundled names (see :mod:`afmatting.bundled`) resolve to directories inside the installed package.
-        Loading is strict: any missing, unexpected or mis-shaped tensor raises CheckpointError naming the keys.
+        What a name means and how loading fails is :mod:`afmatting.hub`'s policy: bundled names resolve to folders
+        inside the installed package; loading is strict (any missing, unexpected or mis-shaped tensor raises
+        CheckpointError naming the keys); Hub errors become a CheckpointError naming the model.
         """
-        from .bundled import resolve_bundled
-
-        local = resolve_bundled(str(pretrained_model_name_or_path))
-        source = local if local is not None else pretrained_model_name_or_path
-        src = Path(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
-        if src is not None and src.exists() and src.is_dir():
-            if not (src / constants.CONFIG_NAME).exists():
-                raise CheckpointError(f"'{src}' is not an afmatting model directory: it has no config.json.")
-            try:
-                json.loads((src / constants.CONFIG_NAME).read_text())
-            except json.JSONDecodeError as e:
-                raise CheckpointError(f"'{src / constants.CONFIG_NAME}' is not valid JSON: {e}.") from None
-        elif src is not None and src.exists():
-            raise CheckpointError(f"'{src}' is a file; pass the model directory that holds config.json.")
-        elif _looks_like_path(str(source)):
-            raise CheckpointError(f"Model directory '{source}' does not exist.")
+        source = resolve_source(pretrained_model_name_or_path)
         try:
             return super().from_pretrained(source, **kwargs)
-        except CheckpointError:
-            raise
-        except Exception as e:  # network / cache errors from huggingface_hub
-            name = type(e).__name__
-            if "Offline" in name or "LocalEntryNotFound" in name or "Connect" in name or "Repository" in name \
-                    or "HfHubHTTPError" in name or "EntryNotFound" in name or "HTTP" in name:
-                raise CheckpointError(
-                    f"Could not load model '{source}' from the Hugging Face Hub ({name}: {e}). "
-                    f"Offline, only models already in the Hub cache, local directories and bundled models load."
-                ) from None
-            raise
-
-
-def _looks_like_path(s: str) -> bool:
-    """A Hub repo id is 'name' or 'owner/name'; anything else with path syntax is a local path."""
-    return s.startswith((".", "/", "~")) or s.count("/") >= 2 or "\\" in s
-
-
-def resolve_weights_file(model_id: str, **hub_kwargs) -> str:
-    """Local directory -> its model.safetensors; otherwise hf_hub_download (uses the cache, honours
-    HF_HUB_OFFLINE). Only safetensors are ever loaded."""
-    if os.path.isdir(model_id):
-        path = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)
-        if not os.path.exists(path):
-            raise CheckpointError(
-                f"'{model_id}' has no {constants.SAFETENSORS_SINGLE_FILE} (afmatting loads safetensors only)."
-            )
-        return path
-    return hf_hub_download(repo_id=model_id, filename=constants.SAFETENSORS_SINGLE_FILE, **hub_kwargs)
-
-
-def load_checkpoint(model: nn.Module, path: str, strict: bool = True, map_location: str = "cpu") -> None:
-    """Load a safetensors file into ``model``; with ``strict`` every key and shape must match.
-
-    Raises CheckpointError naming the missing, unexpected and mis-shaped keys (never a silent partial load).
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(path, device=str(map_location))
-    except (SafetensorError, OSError) as e:
-        raise CheckpointError(f"Cannot read checkpoint '{path}': {e}.") from None
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if strict and (missing or unexpected or wrong):
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys: {missing[:8]}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} keys: {unexpected[:8]}")
-        if wrong:
-            parts.append("wrong shapes: " + ", ".join(
-                f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in wrong[:8]))
-        raise CheckpointError(
-            f"Checkpoint '{path}' does not match the model configuration ({'; '.join(parts)})."
-        )
-    if not strict:
-        state = {k: v for k, v in state.items() if k in own and k not in wrong}
-    model.load_state_dict(state, strict=strict)
+        except Exception as e:
+            translated = hub_error(e, source)
+            if translated is None:
+                raise
+            raise translated from None

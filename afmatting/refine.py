@@ -28,10 +28,10 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-import torch.nn.functional as F
 
 from .errors import AFMattingError
 from .laplacian import DEFAULT_EPSILON, laplacian_stencil, restrict_to_unknown
+from .processing import resize_tensor
 from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 __all__ = ["RefineSettings", "refine_alpha", "solve_level", "level_sizes"]
@@ -176,16 +176,11 @@ def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start:
 
 
 def _resize(x: np.ndarray, size, mode: str = "bilinear") -> np.ndarray:
-    """float (H, W) or (H, W, C) numpy -> the same at ``size``; bilinear (antialiased when shrinking) or nearest."""
+    """float (H, W) or (H, W, C) numpy -> the same at ``size``, through :func:`afmatting.processing.resize_tensor`."""
     if tuple(x.shape[:2]) == tuple(size):
         return x
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    t = t.permute(2, 0, 1)[None] if t.dim() == 3 else t[None, None]
-    if mode == "nearest":
-        t = F.interpolate(t, size=tuple(size), mode="nearest")
-    else:
-        shrink = size[0] < x.shape[0] or size[1] < x.shape[1]
-        t = F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False, antialias=shrink)
+    t = resize_tensor(t.permute(2, 0, 1)[None] if t.dim() == 3 else t[None, None], size, mode)
     return (t[0].permute(1, 2, 0) if x.ndim == 3 else t[0, 0]).numpy()
 
 

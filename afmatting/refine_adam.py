@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .errors import AFMattingError
-from .trimap import BACKGROUND, FOREGROUND, UNKNOWN, trimap_to_float
+from .processing import alpha_to_tensor, check_max_side, image_to_tensor, resize_tensor, trimap_to_tensor
+from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 #: working-size fractions of the coarse-to-fine solve
 DEFAULT_REFINE_SCALES = (0.125, 0.25, 0.5, 1.0)
@@ -44,15 +44,6 @@ def level_sizes(height: int, width: int, scales=DEFAULT_REFINE_SCALES, max_side:
         if min(size) >= min(MIN_LEVEL_SIDE, height, width) and size not in sizes:
             sizes.append(size)
     return sizes
-
-
-def _resize(x: torch.Tensor, size, mode: str = "bilinear") -> torch.Tensor:
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    if mode == "nearest":
-        return F.interpolate(x, size=size, mode="nearest")
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
 
 
 def solve_level(image: torch.Tensor, trimap: torch.Tensor, alpha: torch.Tensor, steps: int, *,
@@ -129,6 +120,7 @@ def refine_alpha_adam(
     """
     if steps < 0:
         raise AFMattingError(f"refine steps must be >= 0, got {steps}.")
+    max_side = check_max_side(max_side)
     image = np.asarray(image, dtype=np.float32)
     trimap = np.asarray(trimap)
     alpha = np.asarray(alpha, dtype=np.float32)
@@ -141,9 +133,9 @@ def refine_alpha_adam(
     if not np.isin(trimap, (BACKGROUND, UNKNOWN, FOREGROUND)).all():
         raise AFMattingError("refine_alpha needs a trimap with values 0, 128 and 255 only (see load_trimap).")
     device = torch.device(device) if device is not None else torch.device("cpu")
-    full_trimap = torch.from_numpy(trimap_to_float(trimap))[None, None].to(device)
-    full_image = torch.from_numpy(image).permute(2, 0, 1)[None].to(device)
-    result = torch.from_numpy(alpha)[None, None].to(device).clamp(0, 1)
+    full_trimap = trimap_to_tensor(trimap)[None].to(device)
+    full_image = image_to_tensor(image)[None].to(device)
+    result = alpha_to_tensor(alpha)[None].to(device).clamp(0, 1)
     result = torch.where(full_trimap == 0.5, result, full_trimap)
     sizes = level_sizes(h, w, scales, max_side) if steps and (trimap == UNKNOWN).any() else []
     bar = None
@@ -152,13 +144,13 @@ def refine_alpha_adam(
 
         bar = tqdm(total=steps * len(sizes), desc="refining", unit="step")
     for size in sizes:
-        level_image = _resize(full_image, size).clamp(0, 1)
-        level_trimap = _resize(full_trimap, size, "nearest")
-        start = _resize(result, size).clamp(0, 1)
+        level_image = resize_tensor(full_image, size).clamp(0, 1)
+        level_trimap = resize_tensor(full_trimap, size, "nearest")
+        start = resize_tensor(result, size).clamp(0, 1)
         solved = solve_level(level_image, level_trimap, start, steps, learning_rate=learning_rate,
                              kernel_size=kernel_size, on_step=_progress_callback(bar))
         # add this level's correction, not its matte: the finer detail of `result` survives a coarse level
-        result = (result + _resize(solved - start, (h, w))).clamp(0, 1)
+        result = (result + resize_tensor(solved - start, (h, w))).clamp(0, 1)
         result = torch.where(full_trimap == 0.5, result, full_trimap)
     if bar is not None:
         bar.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidTrimapError
-from .io import describe, matte_to_float, open_pil, pil_to_array
+from .io import describe, load_matte, open_pil, pil_to_array
 
 BACKGROUND, UNKNOWN, FOREGROUND = 0, 128, 255
 
@@ -127,15 +127,6 @@ def trimap_to_float(trimap: np.ndarray) -> np.ndarray:
 ALPHA_EPS = 1e-5
 
 
-def _alpha_as_float(alpha, name: str = "alpha") -> np.ndarray:
-    """An alpha matte (path, PIL, or (H, W) / (H, W, C) array: uint8, uint16, bool or float in [0, 1]) as float64."""
-    if not isinstance(alpha, np.ndarray):
-        arr = pil_to_array(open_pil(alpha, what="alpha matte"))
-        if arr.shape[2] >= 3:  # grey stored as RGB(A): average the colour channels
-            arr = arr[..., :3].mean(axis=2, keepdims=True)
-        return arr[..., 0].astype(np.float64)
-    return matte_to_float(alpha, name)
-
 def erode_ellipse(mask: np.ndarray, height: float, width: float) -> np.ndarray:
     """Binary erosion of a boolean (H, W) mask by an elliptical structuring element of size ``height`` x ``width``.
 
@@ -193,8 +184,8 @@ def alpha_to_trimap(
         reference_size: the resolution the kernel sizes refer to (640, the paper's); None for sizes in pixels.
     """
     if not 1 <= min_kernel <= max_kernel:
-        raise ValueError(f"need 1 <= min_kernel <= max_kernel, got {min_kernel} and {max_kernel}.")
-    values = _alpha_as_float(alpha)
+        raise InvalidTrimapError(f"need 1 <= min_kernel <= max_kernel, got {min_kernel} and {max_kernel}.")
+    values = load_matte(alpha, name="alpha")
     rng = np.random.default_rng(seed)
     fg_size, bg_size = (int(s) for s in rng.integers(min_kernel, max_kernel + 1, size=2))
     foreground = values >= 1.0 - ALPHA_EPS
@@ -216,12 +207,12 @@ def mask_to_trimap(mask, band: float | None = None) -> np.ndarray:
             images are read as grey.
         band: half-width of the unknown band in pixels; None uses 2 % of the longer image side (at least 3).
     """
-    values = _alpha_as_float(mask, "mask")
+    values = load_matte(mask, name="mask")
     foreground = values >= 0.5
     if band is None:
         band = max(3.0, 0.02 * max(values.shape))
     if band < 0:
-        raise ValueError(f"band must be >= 0, got {band}.")
+        raise InvalidTrimapError(f"band must be >= 0, got {band}.")
     from scipy import ndimage
 
     trimap = np.full(values.shape, UNKNOWN, dtype=np.uint8)

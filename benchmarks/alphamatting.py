@@ -11,7 +11,7 @@ DIM-exact :func:`afmatting.metrics.compute_metrics` (SAD, MSE, MAD, Grad, Conn) 
         --json docs/results_classical.json
 
 Importable: :func:`load_alphamatting`, :func:`evaluate_model_dir`, :func:`evaluate_classical`,
-:func:`markdown_table`.
+:func:`evaluate_ddc_solver` (the table itself: :func:`afmatting.evaluation.markdown_table`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import sys
 import time
@@ -27,19 +28,17 @@ from pathlib import Path
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(PROJECT_ROOT))  # the library of this checkout, also when not installed
 
-from afmatting.data import read_alpha  # noqa: E402
-from afmatting.errors import AFMattingError, DatasetError  # noqa: E402
-from afmatting.io import load_image  # noqa: E402
-from afmatting.metrics import METRIC_NAMES, compute_metrics, mean_metrics  # noqa: E402
-from afmatting.trimap import load_trimap  # noqa: E402
+from afmatting.data import folder_examples, read_alpha_value, read_image_value, read_trimap_value  # noqa: E402
+from afmatting.errors import AFMattingError  # noqa: E402
+from afmatting.evaluation import evaluate_trimaps, markdown_table  # noqa: E402
+from afmatting.processing import DEFAULT_MAX_SIDE, max_side_argument  # noqa: E402
 
-DEFAULT_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "alphamatting"
+SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+DEFAULT_ROOT = SHARED_DATA / "alphamatting"
 TRIMAPS = ("trimap1", "trimap2")
 CLASSICAL = {"cf": "closed-form matting", "knn": "KNN matting"}
-#: columns of the markdown table, per trimap
-TABLE_METRICS = ("SAD", "MSE", "Grad", "Conn")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -48,7 +47,7 @@ TABLE_METRICS = ("SAD", "MSE", "Grad", "Conn")
 
 
 def load_alphamatting(root=DEFAULT_ROOT, trimap: str = "trimap1", limit: int | None = None) -> list[tuple]:
-    """The alphamatting.com training set with one of its trimaps.
+    """The alphamatting.com training set with one of its trimaps, read with the library's readers.
 
     Args:
         root: folder with ``image/``, ``alpha/``, ``trimap1/`` and ``trimap2/`` (same file names in each).
@@ -60,74 +59,41 @@ def load_alphamatting(root=DEFAULT_ROOT, trimap: str = "trimap1", limit: int | N
         {0, 128, 255}, ground-truth alpha float32 (H, W) in [0, 1] (exactly ``uint8 / 255``; the 3-channel grey file
         is reduced to one channel).
     """
-    root = Path(root)
-    image_dir, alpha_dir, trimap_dir = root / "image", root / "alpha", root / trimap
-    for folder in (image_dir, alpha_dir, trimap_dir):
-        if not folder.is_dir():
-            raise DatasetError(f"'{folder}' is not a folder; expected the alphamatting layout image/, alpha/, {trimap}/.")
-    paths = sorted(p for p in image_dir.iterdir() if p.suffix.lower() == ".png")
-    if not paths:
-        raise DatasetError(f"'{image_dir}' holds no PNG images.")
-    if limit is not None:
-        paths = paths[: max(0, int(limit))]
-    out = []
-    for path in paths:
-        name = path.stem
-        alpha_path, trimap_path = alpha_dir / path.name, trimap_dir / path.name
-        for p in (alpha_path, trimap_path):
-            if not p.is_file():
-                raise DatasetError(f"'{p}' is missing: every image needs an alpha and a {trimap} file of the same name.")
-        image = load_image(path)
-        tri = load_trimap(trimap_path, shape=image.shape[:2])
-        alpha = read_alpha(str(alpha_path))
-        if alpha.shape != tri.shape:
-            raise DatasetError(
-                f"'{alpha_path}' is {alpha.shape[1]}x{alpha.shape[0]} but the image is {tri.shape[1]}x{tri.shape[0]}."
-            )
-        out.append((name, image, tri, alpha.astype(np.float32) / np.float32(255.0)))
-    return out
-
-
-def _gt_uint8(alpha: np.ndarray) -> np.ndarray:
-    """The ground truth back as the uint8 it was read from (exact: alpha = uint8 / 255), so scoring matches DIM."""
-    return np.round(alpha * 255.0).astype(np.uint8)
+    return [
+        (row["name"], read_image_value(row["image"]), read_trimap_value(row["trimap"]),
+         read_alpha_value(row["alpha"]).astype(np.float32) / np.float32(255.0))
+        for row in folder_examples(root, trimap_dir=trimap, limit=limit)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Scoring
+# Scoring: every row goes through afmatting.evaluation
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _score(matte_fn, root, trimaps, limit, progress_label: str = "", quiet: bool = True):
-    """Run ``matte_fn(image, trimap) -> alpha`` on every image for every trimap; per-trimap means and rows."""
-    results, rows_by_trimap = {}, {}
-    for trimap_name in trimaps:
-        samples = load_alphamatting(root, trimap_name, limit=limit)
-        rows = []
-        for name, image, tri, gt in samples:
-            start = time.perf_counter()
-            pred = matte_fn(image, tri)
-            elapsed = time.perf_counter() - start
-            pred = np.asarray(pred, dtype=np.float64)
-            if pred.shape != gt.shape:
-                raise AFMattingError(f"{name}: the matte has shape {pred.shape}, expected {gt.shape}.")
-            scores = compute_metrics(np.clip(pred, 0.0, 1.0), _gt_uint8(gt), tri)
-            rows.append({"name": name, **scores, "time_s": elapsed})
-            if not quiet:
-                print(f"  {progress_label} {trimap_name} {name}: SAD {scores['SAD']:.3f} ({elapsed:.2f} s)",
-                      file=sys.stderr, flush=True)
-        means = mean_metrics(rows, METRIC_NAMES + ("time_s",))
-        means["count"] = len(rows)
-        results[trimap_name] = means
-        rows_by_trimap[trimap_name] = rows
-    return results, rows_by_trimap
+class MatteFunction:
+    """A per-image matting function ``(image, trimap) -> alpha`` in the shape :func:`afmatting.evaluation.evaluate`
+    scores (a trimap-input "model" with ``predict``), for the rows without a network."""
+
+    trimap_input = True
+
+    def __init__(self, matte):
+        self.matte = matte
+
+    def predict(self, image, trimap=None, **_):
+        return self.matte(np.asarray(image, dtype=np.float32), trimap)
+
+
+def _score(model, root, trimaps, limit, quiet: bool, **evaluate_kwargs):
+    """Means and rows per trimap folder of :func:`afmatting.evaluation.evaluate_trimaps`, unknown region."""
+    return evaluate_trimaps(model, root, trimaps, limit=limit, progress=not quiet, **evaluate_kwargs)
 
 
 def evaluate_model_dir(
     model_dir,
     root=DEFAULT_ROOT,
     trimaps=TRIMAPS,
-    max_side: int | None = None,
+    max_side: int | None = DEFAULT_MAX_SIDE,
     adapt_steps: int = 0,
     refine_steps: int = 0,
     *,
@@ -146,7 +112,7 @@ def evaluate_model_dir(
         model_dir: anything :meth:`afmatting.AFMatting.from_pretrained` loads.
         root: the alphamatting folder.
         trimaps: trimap folders to score with (one result each).
-        max_side: network long side passed to ``predict``; None keeps ``predict``'s default, 0 is full resolution.
+        max_side: network long side passed to ``predict`` (see :mod:`afmatting.processing`; None: full resolution).
         adapt_steps: test-time adaptation steps per image (trimap-input models only).
         refine_steps: the earlier gradient refinement's steps per level and image (trimap-input models only).
         refine: the band solver's refinement (``predict``'s default); off here so the network rows score the
@@ -154,7 +120,7 @@ def evaluate_model_dir(
         limit: score only the first N images.
         device: torch device for ``predict``.
         return_rows: also return the per-image rows.
-        quiet: no per-image lines on stderr.
+        quiet: no progress bar.
 
     Returns:
         ``{trimap: {"SAD", "MSE", "MAD", "Grad", "Conn", "time_s", "count"}}`` (means; ``time_s`` is seconds per
@@ -163,24 +129,14 @@ def evaluate_model_dir(
     from afmatting import AFMatting
 
     model = AFMatting.from_pretrained(str(model_dir))
-    trimap_input = bool(getattr(model, "trimap_input", False))
-    if (adapt_steps or refine_steps) and not trimap_input:
+    if (adapt_steps or refine_steps) and not model.trimap_input:
         raise AFMattingError(f"adapt_steps / refine_steps need a trimap-input model; '{model_dir}' is trimap-free.")
-    kwargs = {"refine": bool(refine)}
-    if max_side is not None:
-        kwargs["max_side"] = None if int(max_side) == 0 else int(max_side)
-    if adapt_steps:
-        kwargs["adapt_steps"] = int(adapt_steps)
-    if refine_steps:
-        kwargs["refine_steps"] = int(refine_steps)
-    if device is not None:
-        kwargs["device"] = device
-
-    def matte(image, tri):
-        result = model.predict(image, trimap=tri if trimap_input else None, **kwargs)
-        return getattr(result, "alpha", result)
-
-    results, rows = _score(matte, root, trimaps, limit, progress_label=str(model_dir), quiet=quiet)
+    options = {"adapt_steps": int(adapt_steps), "refine_steps": int(refine_steps)}
+    predict_kwargs = {k: v for k, v in options.items() if v}
+    if model.trimap_input:
+        predict_kwargs["refine"] = bool(refine)
+    results, rows = _score(model, root, trimaps, limit, quiet, max_side=max_side, device=device,
+                           predict_kwargs=predict_kwargs)
     return (results, rows) if return_rows else results
 
 
@@ -232,7 +188,7 @@ def evaluate_classical(
     :func:`evaluate_model_dir`. The numba JIT compile is done on a tiny image first and not timed."""
     matte = classical_matte_fn(method)
     _warm_up(matte)
-    results, rows = _score(matte, root, trimaps, limit, progress_label=method, quiet=quiet)
+    results, rows = _score(MatteFunction(matte), root, trimaps, limit, quiet, max_side=None)
     return (results, rows) if return_rows else results
 
 
@@ -247,7 +203,7 @@ def evaluate_ddc_solver(root=DEFAULT_ROOT, trimaps=TRIMAPS, steps: int = 200, *,
     def matte(image, tri):
         return refine_alpha(image, tri, trimap_to_float(tri), steps)  # flat start: the trimap itself, 0.5 unknown
 
-    results, rows = _score(matte, root, trimaps, limit, progress_label="ddc solver", quiet=quiet)
+    results, rows = _score(MatteFunction(matte), root, trimaps, limit, quiet, max_side=None)
     return (results, rows) if return_rows else results
 
 
@@ -256,30 +212,7 @@ def evaluate_ddc_solver(root=DEFAULT_ROOT, trimaps=TRIMAPS, steps: int = 200, *,
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _trimap_title(name: str) -> str:
-    return name[:1].upper() + name[1:]
-
-
-def markdown_table(rows: list[dict], trimaps=TRIMAPS) -> str:
-    """Rows ``{"label", "results": {trimap: means}}`` as a markdown table: per trimap SAD, MSE, Grad, Conn, s/img."""
-    head = ["Method"]
-    for t in trimaps:
-        head += [f"{_trimap_title(t)} {m}" for m in TABLE_METRICS] + [f"{_trimap_title(t)} s/img"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
-    for row in rows:
-        cells = [row["label"]]
-        for t in trimaps:
-            means = row["results"].get(t)
-            if means is None:
-                cells += ["–"] * (len(TABLE_METRICS) + 1)
-                continue
-            cells += [f"{means[m]:.2f}" for m in TABLE_METRICS] + [f"{means['time_s']:.2f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def _environment() -> dict:
-    import os
 
     env = {
         "python": platform.python_version(),
@@ -299,7 +232,6 @@ def _environment() -> dict:
 
 def _command_line(argv) -> str:
     """The command as typed from the project root: thread variables, interpreter, script, arguments."""
-    import os
     import shlex
 
     python = Path(sys.executable)
@@ -322,7 +254,8 @@ def main(argv=None) -> int:
                    help="classical anchors from pymatting (benchmark-only dependency)")
     p.add_argument("--root", default=str(DEFAULT_ROOT), help="alphamatting folder (default: ../shared/data/alphamatting)")
     p.add_argument("--trimaps", nargs="+", default=list(TRIMAPS), help="trimap folders (default: trimap1 trimap2)")
-    p.add_argument("--max-side", type=int, default=None, help="network long side for models (0: full resolution)")
+    p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE,
+                   help=f"network long side for models in pixels, or 'full' (default {DEFAULT_MAX_SIDE})")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps per image (trimap models)")
     p.add_argument("--refine", type=int, default=0, help="test-time refinement steps per level (trimap models)")
     p.add_argument("--ddc-solver", type=int, default=0, metavar="STEPS",
@@ -330,7 +263,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None, help="torch device for models, e.g. cuda")
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--json", default=None, help="write means and per-image rows to this JSON file")
-    p.add_argument("--verbose", action="store_true", help="print each image's SAD and time on stderr")
+    p.add_argument("--verbose", action="store_true", help="show progress bars on stderr")
     args = p.parse_args(argv)
     if not args.model and not args.classical and not args.ddc_solver:
         p.error("nothing to evaluate: give --model, --classical and/or --ddc-solver.")

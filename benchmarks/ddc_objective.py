@@ -11,28 +11,31 @@ training longer or by test-time refinement) cannot be expected to move the matte
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
-sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+sys.path.insert(0, str(PROJECT_ROOT))  # the library of this checkout, also when not installed
 
-from alphamatting import DEFAULT_ROOT, load_alphamatting  # noqa: E402
-
+from afmatting.data import folder_examples  # noqa: E402
+from afmatting.io import load_image, load_matte  # noqa: E402
 from afmatting.losses import ddc_loss, find_similar_neighbours  # noqa: E402
-from afmatting.trimap import trimap_to_float  # noqa: E402
+from afmatting.processing import alpha_to_tensor, image_to_tensor  # noqa: E402
+from afmatting.trimap import load_trimap, trimap_to_float  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+DEFAULT_ROOT = SHARED_DATA / "alphamatting"
 
 
 def ddc_of(image: np.ndarray, alphas: dict, kernel_size: int = 11) -> dict:
     """DDC loss of each alpha (float (H, W) in [0, 1]) on one image (float (H, W, 3) in [0, 1]); neighbours shared."""
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    x = image_to_tensor(image)[None]
     neighbours = find_similar_neighbours(x, kernel_size=kernel_size)
-    return {name: float(ddc_loss(x, torch.from_numpy(np.asarray(a, np.float32))[None, None], kernel_size=kernel_size,
-                                 neighbours=neighbours)) for name, a in alphas.items()}
+    return {name: float(ddc_loss(x, alpha_to_tensor(a)[None], kernel_size=kernel_size, neighbours=neighbours))
+            for name, a in alphas.items()}
 
 
 def main(argv=None) -> int:
@@ -51,8 +54,10 @@ def main(argv=None) -> int:
     print(f"| image | DDC of ground truth | DDC of prediction | DDC of flat start | truth lowest? |")
     print("|---|---:|---:|---:|:---:|")
     lowest = 0
-    samples = load_alphamatting(args.root, args.trimap, limit=args.limit)
-    for name, image, trimap, gt in samples:
+    samples = folder_examples(args.root, trimap_dir=args.trimap, limit=args.limit)
+    for row in samples:
+        name, image = row["name"], load_image(row["image"])
+        trimap, gt = load_trimap(row["trimap"]), load_matte(row["alpha"])
         losses = ddc_of(image, {"gt": gt, "pred": model.predict(image, trimap=trimap).alpha,
                                 "flat": trimap_to_float(trimap)})
         truth_lowest = losses["gt"] < losses["pred"]

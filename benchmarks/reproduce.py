@@ -31,15 +31,8 @@ DATA = RUNS / "data" / "shared_samples"
 CONFIG = ROOT / "train" / "configs" / "cpu_efficientnet.yaml"
 HELD_OUT_PER_SET = 3
 
-#: row name -> extra train.py arguments
-ROWS = {
-    "known": ["--loss", "known"],
-    "known+dc": ["--loss", "known+dc"],
-    "known+ddc": ["--loss", "known+ddc"],
-    "known+scaled_ddc": ["--loss", "known+scaled_ddc"],
-    "alpha": ["--loss", "alpha"],
-    "trimap-free+ddc": ["--loss", "known+ddc", "--trimap_input", "false", "--val_region", "whole"],
-}
+#: row name -> extra train.py arguments (the table rows, shared with reproduce_gpu.py as data)
+ROWS = json.loads((ROOT / "benchmarks" / "rows.json").read_text())
 #: continued rows: each "+more", "+more2", ... trains one more 600-step cosine cycle from the previous row's weights
 CYCLE_SUFFIXES = ("+more", "+more2", "+more3", "+more4")
 CONTINUED = {
@@ -114,18 +107,24 @@ REFINE_ROWS = (BUNDLE["lite0-trimap"],)
 TEST_TIME = {"adapt": "test-time adaptation ({} steps/image)", "refine": "test-time refinement ({} steps per level)"}
 
 
+def score_alphamatting(folder, trimaps=("trimap1", "trimap2"), **predict_kwargs) -> dict:
+    """Means per trimap of a trained row on the alphamatting.com set (unknown region), through the library's loader
+    and :func:`afmatting.evaluation.evaluate`; ``predict_kwargs`` (e.g. ``refine_steps``) go to ``predict``."""
+    from afmatting import AFMatting
+    from afmatting.evaluation import evaluate_trimaps
+
+    model = AFMatting.from_pretrained(folder)
+    return evaluate_trimaps(model, SHARED / "alphamatting", trimaps, progress=False, predict_kwargs=predict_kwargs)[0]
+
+
 def eval_rows(rows: list[str], adapt_steps: int = ADAPT_STEPS, refine_steps: int = REFINE_STEPS) -> None:
     """Each trained row on alphamatting (Trimap1/2, unknown region); the DDC row also with test-time adaptation;
     the trimap-free row on the held-out photos (agreement with pseudo-alphas, whole image)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from alphamatting import evaluate_model_dir
-
     from afmatting import AFMatting
     from afmatting.data import load_matting_dataset
     from afmatting.evaluation import evaluate
 
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    root = SHARED / "alphamatting"
     for row in rows:
         folder = row_dir(row)
         if not (folder / "model.safetensors").exists():
@@ -137,11 +136,11 @@ def eval_rows(rows: list[str], adapt_steps: int = ADAPT_STEPS, refine_steps: int
             means, _ = evaluate(AFMatting.from_pretrained(folder), held_out, region="whole", progress=False)
             results[row] = {"held_out_whole": means}
         else:
-            results[row] = evaluate_model_dir(folder, root)
+            results[row] = score_alphamatting(folder)
             for kind, steps, chosen in (("adapt", adapt_steps, ADAPT_ROWS), ("refine", refine_steps, REFINE_ROWS)):
                 if row in chosen and steps:
-                    results[f"{row} + {kind} {steps}"] = evaluate_model_dir(folder, root, trimaps=("trimap1",),
-                                                                           **{f"{kind}_steps": steps})
+                    results[f"{row} + {kind} {steps}"] = score_alphamatting(folder, trimaps=("trimap1",),
+                                                                            **{f"{kind}_steps": steps})
         merge_results({k: v for k, v in results.items() if k == row or k.startswith(f"{row} + ")})
         print(row, json.dumps(results[row]))
 
@@ -156,12 +155,9 @@ def merge_results(rows: dict) -> None:
 def refine_sweep(step_counts: list[int]) -> None:
     """The shipped trimap model with test-time refinement at other step counts (Trimap1): the cost/quality trade-off
     behind the app's "Refinement steps" slider. Merged into docs/results.json as ``"<row> + refine N"``."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from alphamatting import evaluate_model_dir
-
     row = BUNDLE["lite0-trimap"]
     for steps in step_counts:
-        scores = evaluate_model_dir(row_dir(row), SHARED / "alphamatting", trimaps=("trimap1",), refine_steps=steps)
+        scores = score_alphamatting(row_dir(row), trimaps=("trimap1",), refine_steps=steps)
         merge_results({f"{row} + refine {steps}": scores})
         print(f"{row} + refine {steps}", json.dumps(scores), flush=True)
 
@@ -199,8 +195,7 @@ def table_rows() -> list[str]:
 
 def write_table() -> None:
     """docs/results.md from docs/results.json (trained rows) and docs/results_classical.json (pymatting rows)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from alphamatting import markdown_table
+    from afmatting.evaluation import markdown_table
 
     results = json.loads(RESULTS_JSON.read_text())
     rows = []
@@ -278,7 +273,7 @@ def write_table() -> None:
 def gpu_section(gpu: dict) -> list[str]:
     """The rows trained side by side on a lent GPU (benchmarks/reproduce_gpu.py): same data, model and seed as above,
     the paper's 512² crops and batch 16."""
-    from alphamatting import markdown_table
+    from afmatting.evaluation import markdown_table
 
     run, rows = gpu["run"], gpu["rows"]
     steps = run.get("steps")

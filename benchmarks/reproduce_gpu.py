@@ -7,7 +7,7 @@ same model, seed and optimiser; the paper's 512² crops and batch 16 with bf16
 (``train/configs/gpu_efficientnet.yaml``). Every row trains the **same number of steps**, chosen so that all of them
 finish inside the budget:
 
-1. probe: all rows train a few steps side by side, and each one's steady images/s is read off its progress bar;
+1. probe: all rows train a few steps side by side, and each one's steady images/s is read from its train_summary.json;
 2. steps = the slowest row's steps/s x the time left, rounded down to a multiple of 50;
 3. train all rows side by side with that step count; a row still running at the deadline is interrupted (the training
    script then saves a checkpoint) so that the packaging below always runs.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import re
+import os
 import signal
 import subprocess
 import sys
@@ -34,14 +34,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from reproduce import DATA, ROWS, SHARED  # noqa: E402
+SHARED = Path(os.environ.get("AFMATTING_SHARED_DATA", ROOT.parent / "shared" / "data"))
+#: the training data benchmarks/reproduce.py builds from the shared photos (``reproduce.py data``)
+DATA = ROOT / "runs" / "data" / "shared_samples"
+#: row name -> extra train.py arguments (the same table rows as benchmarks/reproduce.py)
+ROWS = json.loads((ROOT / "benchmarks" / "rows.json").read_text())
 
 CONFIG = ROOT / "train" / "configs" / "gpu_efficientnet.yaml"
 GPU_RUNS = ROOT / "runs" / "reproduce_gpu"
 DEFAULT_ROWS = ("known", "known+dc", "known+ddc", "alpha", "trimap-free+ddc")
 RESULTS_GPU_JSON = ROOT / "docs" / "results_gpu.json"
-RATE = re.compile(r"images_per_s=([0-9.eE+-]+)")
 
 
 def gpu_row_dir(row: str, runs: Path = GPU_RUNS) -> Path:
@@ -99,10 +101,13 @@ def train_setting(key: str, train_args: list[str]):
     return value
 
 
-def steady_rate(log: Path) -> float | None:
-    """The last images/s the progress bar showed (a window of ``log_steps`` steps, after start-up)."""
-    found = RATE.findall(log.read_text(errors="replace"))
-    return float(found[-1]) if found else None
+def steady_rate(run_dir: Path) -> float | None:
+    """The images/s of a finished run's last ``log_steps`` window (after start-up), as train.py records it in
+    ``train_summary.json``; None when the run wrote no summary (it failed or was stopped)."""
+    summary = Path(run_dir) / "train_summary.json"
+    if not summary.exists():
+        return None
+    return json.loads(summary.read_text()).get("steady_images_per_s")
 
 
 def fp16_bytes(weights: Path) -> bytes:
@@ -155,7 +160,7 @@ def run(args) -> None:
                                      "--log_steps", "10", *args.train_args])
     codes = wait_all(procs, start + args.budget_s / 3)
     probe_s = time.time() - start
-    rates = {row: steady_rate(log) for row, (_, log) in procs.items()}
+    rates = {row: steady_rate(gpu_row_dir(row, probe_dir)) for row in procs}
     report["probe"] = {"seconds": round(probe_s, 1), "exit_codes": codes, "images_per_s": rates}
     print(json.dumps(report["probe"]), flush=True)
     ok = [r for r in rows if codes[r] == 0 and rates[r]]
@@ -209,11 +214,9 @@ def unpack(folder: Path, runs: Path = GPU_RUNS) -> None:
 def evaluate_rows(rows, runs: Path = GPU_RUNS, results_json: Path = RESULTS_GPU_JSON) -> None:
     """Score the unpacked rows: trimap-input ones on alphamatting (real GT), the trimap-free one on the held-out
     photos (agreement with pseudo-alphas). Writes docs/results_gpu.json with each row's training summary."""
-    from alphamatting import evaluate_model_dir
-
     from afmatting import AFMatting
     from afmatting.data import load_matting_dataset
-    from afmatting.evaluation import evaluate
+    from afmatting.evaluation import evaluate, evaluate_trimaps
 
     runs = Path(runs)
     report = json.loads((runs / "report.json").read_text()) if (runs / "report.json").exists() else {}
@@ -229,7 +232,8 @@ def evaluate_rows(rows, runs: Path = GPU_RUNS, results_json: Path = RESULTS_GPU_
             entry["held_out_whole"], _ = evaluate(AFMatting.from_pretrained(folder), held_out, region="whole",
                                                   progress=False)
         else:
-            entry.update(evaluate_model_dir(folder, SHARED / "alphamatting"))
+            model = AFMatting.from_pretrained(folder)
+            entry.update(evaluate_trimaps(model, SHARED / "alphamatting", ("trimap1", "trimap2"), progress=False)[0])
         results["rows"][row] = entry
         print(row, json.dumps({k: v for k, v in entry.items() if k != "summary"}), flush=True)
     Path(results_json).write_text(json.dumps(results, indent=2))

@@ -1,14 +1,14 @@
-"""Hugging Face Space entry: runs the same demo as the repository's app.py (the code is in afmatting/demo.py)."""
+"""Hugging Face Space entry: runs the same app as the repository's app.py (the code is in afmatting/app/)."""
 
 import sys
 from pathlib import Path
 
 try:
-    import afmatting.demo  # noqa: F401  (on the Space: the package folder uploaded next to this file)
+    import afmatting.app  # noqa: F401  (on the Space: the package folder uploaded next to this file)
 except ImportError:  # run from a checkout without installing: use the repository's package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from afmatting.demo import main
+from afmatting.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     pytest.importorskip("gradio")
-    from afmatting.demo import DemoConfig, build_demo, launch_kwargs
+    from afmatting.app import DemoConfig, build_demo, launch_kwargs
 
     root = tmp_path_factory.mktemp("browser_models")
     _tiny(False).save_pretrained(root / "free")
@@ -71,7 +71,7 @@ def _fetch_image(page, selector: str) -> Image.Image:
 
 
 def test_upload_and_matte_in_the_browser(page):
-    from afmatting.demo import ASSETS_DIR
+    from afmatting.app import ASSETS_DIR
 
     page.locator("#afm-photo input[type=file]").set_input_files(str(ASSETS_DIR / "cat.jpg"))
     page.wait_for_selector("#afm-photo img", timeout=30_000)
@@ -91,7 +91,7 @@ def test_upload_and_matte_in_the_browser(page):
 
 
 def test_paint_a_trimap_in_the_browser(page):
-    from afmatting.demo import ASSETS_DIR
+    from afmatting.app import ASSETS_DIR
 
     page.locator("#afm-photo input[type=file]").set_input_files(str(ASSETS_DIR / "astronaut.jpg"))
     page.wait_for_selector("#afm-photo img", timeout=30_000)

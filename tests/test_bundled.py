@@ -40,7 +40,7 @@ def test_bundled_models_load_offline(monkeypatch):
         raise AssertionError("a bundled model must not touch the Hub")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
-    monkeypatch.setattr("afmatting.model.hf_hub_download", no_network)
+    monkeypatch.setattr("afmatting.hub.hf_hub_download", no_network)
     free = AFMatting.from_pretrained(DEFAULT_TRIMAP_FREE_MODEL)
     assert not free.trimap_input
     assert AFMatting.from_pretrained(DEFAULT_TRIMAP_MODEL).trimap_input

@@ -58,6 +58,19 @@ def test_matte_errors(tmp_path, model_dirs, rng, capsys):
     assert main(["matte", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) in (1, 2)
 
 
+def test_max_side_full_resolution_and_bad_values(tmp_path, model_dirs, rng, capsys):
+    photos = _photos(tmp_path / "in", rng, n=1)
+    base = ["matte", str(photos), "--out", str(tmp_path / "o"), "--model", str(model_dirs / "free")]
+    assert main(base + ["--max-side", "full"]) == 0
+    assert Image.open(tmp_path / "o" / "p0_alpha.png").size == (30, 24)
+    for bad in ("0", "-3", "big"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(base + ["--max-side", bad])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "--max-side" in err and "full" in err and "Traceback" not in err
+
+
 def test_module_entry_point(tmp_path, model_dirs, rng):
     import subprocess
     import sys

@@ -20,7 +20,9 @@ from afmatting.data import (
 )
 from afmatting.errors import AFMattingError, DatasetError
 
-SHARED_AM2K = Path(__file__).resolve().parents[2] / "shared" / "data" / "am2k-samples"
+from .conftest import SHARED_DATA
+
+SHARED_AM2K = SHARED_DATA / "am2k-samples"
 
 
 def _alpha(h, w, seed):
@@ -176,7 +178,7 @@ def test_bad_folders_name_the_file(tmp_path, problem):
         convert_folder(root, cache_dir=str(tmp_path / "c"), progress=False)
 
 
-@pytest.mark.skipif(not SHARED_AM2K.is_dir(), reason="../shared/data/am2k-samples is not present")
+@pytest.mark.skipif(not SHARED_AM2K.is_dir(), reason=f"{SHARED_AM2K} is not present (AFMATTING_SHARED_DATA)")
 def test_shared_am2k_samples(tmp_path):
     ds = convert_folder(
         SHARED_AM2K, alpha_dir="alpha-pseudo", split_name="validation", cache_dir=str(tmp_path / "c"), progress=False, num_proc=2
@@ -284,12 +286,14 @@ def test_alpha_supervision_and_dataloader(tmp_path):
 
 
 def test_neighbours_option(tmp_path):
-    losses = pytest.importorskip("afmatting.losses")
-    if not hasattr(losses, "find_similar_neighbours"):
-        pytest.skip("afmatting.losses.find_similar_neighbours not available yet")
+    from afmatting.neighbours import find_similar_neighbours
+
     ds = _dataset(tmp_path)
     item = training_dataset(ds, crop_size=32, with_neighbours=True, neighbour_kernel=5)[0]
     assert item["neighbours"].dtype == torch.int8 and item["neighbours"].shape == (5, 2, 32, 32)
+    # the neighbours of the crop the item holds, not of another draw
+    np.testing.assert_array_equal(item["neighbours"].numpy(),
+                                  find_similar_neighbours(item["image"], kernel_size=5).numpy())
 
 
 def test_validation_transform_full_image(tmp_path):

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from PIL import ImageFilter
 
-from afmatting.errors import DatasetError
-from afmatting.evaluation import add_eval_subcommand, evaluate, format_table, run_eval
+from afmatting.cli import add_eval_subcommand, cmd_eval
+from afmatting.errors import DatasetError, InvalidSizeError
+from afmatting.evaluation import evaluate, format_table
 from afmatting.metrics import compute_metrics
-from afmatting.synthetic import make_synthetic_dataset
+from afmatting.processing import to_uint8
+from afmatting.data.synthetic import make_synthetic_dataset
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ class GroundTruthStandIn:
 
     def predict(self, image, trimap=None, max_side=None, device=None):
         self.calls.append({"trimap": trimap, "max_side": max_side, "device": device})
-        alpha = self.by_image[np.asarray(image).tobytes()]
+        alpha = self.by_image[to_uint8(np.asarray(image)).tobytes()]  # evaluate passes load_image's float32
         if self.blur:
             alpha = alpha.filter(ImageFilter.GaussianBlur(self.blur))
         return SimpleNamespace(alpha=np.asarray(alpha, dtype=np.float32) / 255.0)
@@ -52,9 +54,9 @@ def test_perfect_predictions_score_zero(dataset):
 
 def test_blurred_predictions_match_compute_metrics(dataset):
     model = GroundTruthStandIn(dataset, blur=1.5, trimap_input=True)
-    means_unknown, rows = evaluate(model, dataset, region="unknown", max_side=0, progress=False)
+    means_unknown, rows = evaluate(model, dataset, region="unknown", max_side=None, progress=False)
     assert all(isinstance(call["trimap"], np.ndarray) for call in model.calls)
-    assert all(call["max_side"] is None for call in model.calls)  # 0 -> full resolution
+    assert all(call["max_side"] is None for call in model.calls)  # None: full resolution, as in predict
     row = dataset[0]
     gt = np.asarray(row["alpha"])
     pred = np.asarray(row["alpha"].filter(ImageFilter.GaussianBlur(1.5)), dtype=np.float32) / 255
@@ -78,6 +80,15 @@ def test_on_prediction_sees_each_matte_once(dataset):
     np.testing.assert_array_equal(gt, np.asarray(dataset[0]["alpha"]))
 
 
+def test_max_side_has_one_meaning(dataset):
+    model = GroundTruthStandIn(dataset)
+    evaluate(model, dataset, progress=False, limit=1)
+    assert model.calls[-1]["max_side"] == 1024  # predict's default, passed on
+    for bad in (0, -5, 3, 2.5, "full"):
+        with pytest.raises(InvalidSizeError, match="max_side"):
+            evaluate(model, dataset, max_side=bad, progress=False)
+
+
 def test_missing_alpha_is_refused(dataset):
     with pytest.raises(DatasetError, match="alpha"):
         evaluate(GroundTruthStandIn(dataset), dataset.remove_columns("alpha"), progress=False)
@@ -96,7 +107,7 @@ def test_eval_subcommand(dataset, tmp_path, monkeypatch, capsys):
     args = parser.parse_args(
         ["eval", "--data", str(saved), "--model", "stand-in", "--region", "whole", "--csv", str(out_csv), "--quiet"]
     )
-    assert args.func is run_eval
+    assert args.func is cmd_eval
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "SAD" in printed and "region=whole" in printed

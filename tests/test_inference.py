@@ -7,8 +7,10 @@ from PIL import Image
 
 from afmatting import ImageReadError, InvalidImageError, InvalidTrimapError
 from afmatting.foreground import estimate_foreground
-from afmatting.inference import network_size
-from afmatting.io import load_image
+from afmatting.errors import InvalidSizeError
+from afmatting.processing import network_size
+from afmatting.data import read_image_value
+from afmatting.io import image_size, load_image, load_matte
 from afmatting.trimap import load_trimap
 
 from .conftest import shared_path
@@ -44,13 +46,30 @@ def test_sixteen_bit_palette_and_cmyk(tmp_path, rng):
     assert np.abs(cmyk - rgb / 255.0).mean() < 0.1  # JPEG-lossy but the right colours
 
 
-def test_exif_orientation_applied(tmp_path):
-    arr = np.zeros((10, 20, 3), np.uint8)
+def _with_orientation(arr: np.ndarray, path, orientation: int = 6):
+    """Save ``arr`` losslessly with an EXIF orientation tag (6: the viewer turns it 90 degrees clockwise)."""
     img = Image.fromarray(arr)
     exif = img.getexif()
-    exif[0x0112] = 6  # rotate 90
-    img.save(tmp_path / "r.jpg", exif=exif)
-    assert load_image(tmp_path / "r.jpg").shape == (20, 10, 3)
+    exif[0x0112] = orientation
+    img.save(path, exif=exif)
+    return path
+
+
+def test_exif_orientation_applied_pixel_by_pixel(tmp_path):
+    # every pixel different, so a turn the wrong way (or a flip) cannot pass
+    grey = np.arange(10 * 20, dtype=np.uint8).reshape(10, 20)
+    rgb = np.stack([grey, 255 - grey, grey // 2], axis=2)
+    clockwise = np.rot90(rgb, k=-1)
+    photo = _with_orientation(rgb, tmp_path / "r.png")
+    np.testing.assert_array_equal(load_image(photo), clockwise.astype(np.float32) / 255.0)
+    assert image_size(photo) == (10, 20)  # (width, height) as read
+    matte = _with_orientation(grey, tmp_path / "a.png")
+    np.testing.assert_array_equal(load_matte(matte), np.rot90(grey, k=-1) / 255.0)
+    levels = np.array([0, 128, 255], np.uint8)[np.arange(10 * 20).reshape(10, 20) % 3]
+    np.testing.assert_array_equal(load_trimap(_with_orientation(levels, tmp_path / "t.png")), np.rot90(levels, k=-1))
+    # a dataset cell (PIL, as datasets decodes it) goes through the same reader
+    with Image.open(photo) as cell:
+        np.testing.assert_array_equal(read_image_value(cell), load_image(photo))
 
 
 def test_bad_image_inputs(tmp_path):
@@ -132,6 +151,22 @@ def test_max_side_bounds_network_but_alpha_is_full_size(tiny_vit, rng):
         hook.remove()
     assert seen == [(96, 64)]
     assert result.alpha.shape == (300, 200)
+
+
+def test_max_side_none_is_full_resolution_and_bad_values_are_refused(tiny_vit, rng):
+    img = rng.random((40, 30, 3), dtype=np.float32)
+    seen = []
+    hook = tiny_vit.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
+    try:
+        tiny_vit.predict(img, max_side=None)
+    finally:
+        hook.remove()
+    assert seen == [(40, 30)]
+    for bad in (0, -1, 7, 12.5, "1024", True):
+        with pytest.raises(InvalidSizeError, match="max_side"):
+            tiny_vit.predict(img, max_side=bad)
+        with pytest.raises(InvalidSizeError, match="max_side"):
+            network_size(40, 30, bad)
 
 
 def test_known_region_rule_and_trimap_checks(tiny_cnn_trimap, tiny_vit, rng):

@@ -189,3 +189,30 @@ def test_push_to_hub_uploads_safetensors_and_card(tmp_path, tiny_vit, monkeypatc
     tiny_vit.push_to_hub("me/tiny")
     assert uploaded["repo"] == "me/tiny"
     assert uploaded["files"] == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_loading_policy_lives_in_hub(tmp_path, monkeypatch):
+    """One path test, one resolution of names, one translation of Hub errors (used by from_pretrained, the CLI and
+    the app)."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from afmatting import bundled, hub
+
+    assert not hub.looks_like_path("someone/model") and not hub.looks_like_path("model")
+    for path_like in ("./m", "/abs/m", "~/m", "a/b/c", "c:\\models\\m"):
+        assert hub.looks_like_path(path_like)
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for name, message in [(tmp_path / "missing", "does not exist"), (tmp_path / "file.txt", "is a file"),
+                          (tmp_path / "empty", "no config.json")]:
+        with pytest.raises(CheckpointError, match=message):
+            hub.resolve_source(name)
+        with pytest.raises(CheckpointError, match=message):
+            AFMatting.from_pretrained(name)
+    assert hub.resolve_source("someone/model") == "someone/model"
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path / "no-weights")
+    with pytest.raises(CheckpointError, match="not installed"):
+        hub.resolve_source(bundled.DEFAULT_TRIMAP_MODEL)
+    translated = hub.hub_error(LocalEntryNotFoundError("not cached"), "someone/model")
+    assert isinstance(translated, CheckpointError) and "someone/model" in str(translated)
+    assert hub.hub_error(RuntimeError("a bug"), "someone/model") is None  # not a Hub error: left alone

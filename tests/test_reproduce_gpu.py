@@ -44,12 +44,10 @@ def test_rows_train_side_by_side_with_one_step_count(tmp_path):
     assert (unpacked / "probe" / "known_ddc.log").exists()
 
 
-def test_steady_rate_reads_the_last_progress_window(tmp_path):
-    log = tmp_path / "row.log"
-    log.write_text("training: 10/50 [loss=0.5, images_per_s=7.5]\rtraining: 20/50 [loss=0.4, images_per_s=12.25]\r")
-    assert driver.steady_rate(log) == 12.25
-    log.write_text("Traceback: no progress\n")
-    assert driver.steady_rate(log) is None
+def test_steady_rate_reads_the_training_summary(tmp_path):
+    (tmp_path / "train_summary.json").write_text(json.dumps({"images_per_s": 7.5, "steady_images_per_s": 12.25}))
+    assert driver.steady_rate(tmp_path) == 12.25
+    assert driver.steady_rate(tmp_path / "failed-run") is None  # no summary: the run did not finish
 
 
 def test_train_setting_follows_overrides():

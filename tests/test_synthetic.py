@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from afmatting.data import convert_folder, load_matting_dataset
-from afmatting.synthetic import main, make_synthetic_dataset, render_sample, sample_rng, write_synthetic_folder
+from afmatting.data.synthetic import main, make_synthetic_dataset, render_sample, sample_rng, write_synthetic_folder
 
 
 def test_render_is_deterministic_and_seeds_differ():

@@ -42,7 +42,7 @@ def test_each_loss_mode_trains_and_saves(tmp_path, loss):
 @pytest.mark.parametrize("loss", ["known", "known+dc", "known+ddc", "known+scaled_ddc", "alpha"])
 def test_loss_decreases_on_a_fixed_batch(loss):
     args = train.parse_args(["--config", SMOKE, "--loss", loss])
-    from afmatting.synthetic import make_synthetic_dataset
+    from afmatting.data.synthetic import make_synthetic_dataset
     from afmatting.data import training_dataset
 
     data = make_synthetic_dataset(2, 0, size=64, seed=1)["train"]
@@ -64,12 +64,12 @@ def test_loss_decreases_on_a_fixed_batch(loss):
 
 
 def test_alpha_free_modes_cannot_see_alpha(tmp_path, monkeypatch):
-    import afmatting.data as data
+    import afmatting.data.loading as loading
 
     def forbidden(*a, **k):
         raise AssertionError("alpha was read during alpha-free training")
 
-    monkeypatch.setattr(data, "read_alpha_value", forbidden)
+    monkeypatch.setattr(loading, "load_matte", forbidden)  # every dataset alpha is read through it
     seen = []
     original = train.compute_losses
 
@@ -107,7 +107,7 @@ def test_small_datasets_repeat_within_an_epoch():
     """A tiny dataset visits each image several times per epoch as different crops, so DataLoader workers (restarted
     at every epoch) do not restart at every step; crops depend only on (seed, epoch, index)."""
     from afmatting.data import training_dataset
-    from afmatting.synthetic import make_synthetic_dataset
+    from afmatting.data.synthetic import make_synthetic_dataset
 
     view = training_dataset(make_synthetic_dataset(3, 0, size=64, seed=1)["train"], "alpha_free", crop_size=32,
                             scale_range=(0.5, 1.5), hflip=True, colour=0.2)
@@ -216,3 +216,21 @@ def test_validation_mattes_reach_tensorboard(tmp_path, monkeypatch):
     assert len(events.Tags()["images"]) == 2
     assert "val/SAD" in events.Tags()["scalars"]
     assert len(calls) == 2  # smoke config: 2 validation images, each predicted once
+
+
+def test_timm_layer_decay_does_not_reach_through_features_only():
+    """Why train.py keeps its own layer-decay groups: timm's collapse to one LR scale on the features_only backbone,
+    ours decay block by block."""
+    from types import SimpleNamespace
+
+    from timm.optim import param_groups_layer_decay
+
+    model = AFMatting(backbone="test_vit", fusion_widths=(32, 16, 16, 8), detail_widths=(8, 16, 16))
+    timm_scales = {g["lr_scale"] for g in param_groups_layer_decay(model.backbone, weight_decay=0.05,
+                                                                   layer_decay=0.65)}
+    assert timm_scales == {1.0}
+    args = SimpleNamespace(layer_decay=0.65, backbone_lr_scale=0.1, weight_decay=0.05, learning_rate=1e-3)
+    ours = {g["lr_scale"] for g in train.parameter_groups(model, args)}
+    depth = 1 + max(int(n.split(".blocks.")[1].split(".")[0]) for n, _ in model.backbone.named_parameters()
+                    if ".blocks." in n)
+    assert ours == {1.0} | {0.65 ** k for k in range(1, depth + 2)}

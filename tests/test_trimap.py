@@ -117,3 +117,29 @@ def test_load_trimap_refuses_non_trimaps():
         load_trimap(colour)
     with pytest.raises(InvalidTrimapError, match="same size"):
         load_trimap(np.zeros((4, 4), np.uint8), shape=(5, 4))
+
+
+def test_one_matte_reader_for_paths_and_arrays(tmp_path):
+    """alpha_to_trimap, mask_to_trimap, the metrics and the dataset rows all read mattes with io.load_matte, so a
+    grey matte stored as RGB (with a little compression noise) means the same as a path and as an array."""
+    from afmatting.errors import InvalidImageError
+    from afmatting.io import load_matte
+
+    alpha = _soft_alpha(3)
+    rgb = np.repeat(alpha[..., None], 3, axis=2)
+    rgb[::7, ::5, 1] = np.clip(rgb[::7, ::5, 1].astype(int) + 1, 0, 255)  # noise of one level in one channel
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    from_array, from_path = load_matte(rgb), load_matte(tmp_path / "rgb.png")
+    np.testing.assert_array_equal(from_array, from_path)
+    assert np.abs(from_array - alpha / 255.0).max() <= 1 / 255.0 + 1e-12
+    np.testing.assert_array_equal(alpha_to_trimap(rgb, seed=2), alpha_to_trimap(tmp_path / "rgb.png", seed=2))
+    np.testing.assert_array_equal(mask_to_trimap(rgb), mask_to_trimap(tmp_path / "rgb.png"))
+    # equal channels are read exactly; a matte stored as transparency is read from its alpha channel
+    np.testing.assert_array_equal(load_matte(np.repeat(alpha[..., None], 3, axis=2)), alpha / 255.0)
+    rgba = np.zeros(alpha.shape + (4,), np.uint8)
+    rgba[..., 3] = alpha
+    np.testing.assert_array_equal(load_matte(rgba), alpha / 255.0)
+    colour = np.stack([alpha, 255 - alpha, alpha], axis=2)
+    for source in (colour, Image.fromarray(colour)):
+        with pytest.raises(InvalidImageError, match="colour channels"):
+            alpha_to_trimap(source)

@@ -39,7 +39,7 @@ from afmatting import AFMatting
 from afmatting.data import load_matting_dataset, training_dataset
 from afmatting.evaluation import evaluate
 from afmatting.losses import alpha_loss, dc_loss, ddc_loss, known_loss, scaled_ddc_loss
-from afmatting.synthetic import make_synthetic_dataset
+from afmatting.data.synthetic import make_synthetic_dataset
 
 logger = get_logger("afmatting.train")
 
@@ -208,7 +208,12 @@ def vit_layer_id(name: str, num_layers: int) -> int:
 
 def parameter_groups(model: AFMatting, args) -> list[dict]:
     """AdamW groups: no weight decay on norms, biases and position embeddings; layer-wise LR decay for ViT
-    backbones (``layer_decay``), a plain ``backbone_lr_scale`` for other backbones; the decoder at the full LR."""
+    backbones (``layer_decay``), a plain ``backbone_lr_scale`` for other backbones; the decoder at the full LR.
+
+    Ours, not timm's ``param_groups_layer_decay``: our backbone is timm's ``features_only`` wrapper
+    (``FeatureGetterNet``), which has no ``group_matcher``, so timm puts every parameter in one layer and the decay
+    has no effect (tests/test_train.py::test_timm_layer_decay_does_not_reach_through_features_only).
+    """
     names = [n for n, _ in model.backbone.named_parameters()]
     is_vit = any(".blocks." in n for n in names) and any("pos_embed" in n for n in names)
     num_layers = 1 + max((int(n.split(".blocks.")[1].split(".")[0]) for n in names if ".blocks." in n), default=-1)
@@ -284,7 +289,8 @@ def validate(accelerator, model, val_dataset, args, step: int) -> dict | None:
         rows = []
         if mine:
             _, rows = evaluate(unwrapped, val_dataset.select(mine), region=args.val_region,
-                               max_side=args.val_max_side, refine=False, progress=False,
+                               max_side=args.val_max_side, progress=False,
+                               predict_kwargs={"refine": False},  # validation scores the network alone
                                on_prediction=keep_panel if accelerator.is_main_process else None)
     rows = gather_object(rows)
     model.train()
@@ -356,7 +362,7 @@ def main(argv=None):
     )
     if args.init_from:
         # fine-tune a trained model: same architecture required, loaded strictly
-        from afmatting.model import load_checkpoint, resolve_weights_file
+        from afmatting.hub import load_checkpoint, resolve_weights_file
 
         load_checkpoint(model, resolve_weights_file(str(args.init_from)))
     if args.channels_last:
@@ -420,6 +426,7 @@ def main(argv=None):
                     disable=not accelerator.is_local_main_process)
     model.train()
     window_start, window_images, skipped_nonfinite = time.perf_counter(), 0, 0
+    steady_images_per_s = None
     run_start, run_first_step = time.perf_counter(), global_step
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -456,6 +463,7 @@ def main(argv=None):
                     logs = {k: v.detach().item() for k, v in losses.items()}
                     logs["lr"] = max(g["lr"] for g in optimizer.param_groups)  # the decoder's (full) LR
                     logs["images_per_s"] = window_images / max(elapsed, 1e-9)
+                    steady_images_per_s = logs["images_per_s"]  # the last window: start-up left behind
                     progress.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
                     accelerator.log({f"train/{k}": v for k, v in logs.items()}, step=global_step)
                     window_start, window_images = time.perf_counter(), 0
@@ -490,7 +498,9 @@ def main(argv=None):
         summary = {"steps": global_step, "final_metrics": last_metrics, "best": best,
                    "skipped_nonfinite_batches": skipped_nonfinite,
                    # wall time of the training loop, validations included
-                   "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2)}
+                   "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2),
+                   # images/s of the last log_steps window (benchmarks/reproduce_gpu.py compares rows by it)
+                   "steady_images_per_s": None if steady_images_per_s is None else round(steady_images_per_s, 2)}
         if torch.cuda.is_available():
             summary["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))

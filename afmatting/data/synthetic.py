@@ -10,7 +10,7 @@ Everything is drawn with numpy and PIL on a supersampled canvas and box-filtered
 
     >>> ds = make_synthetic_dataset(8, 4, size=128, seed=0)   # DatasetDict: train, validation
     >>> write_synthetic_folder("data/synth", 8, 4)            # generic layout: train/{image,alpha,trimap}/...
-    python -m afmatting.synthetic --out data/synth-hf --train 64 --val 16 --size 256 [--folder]
+    python -m afmatting.data.synthetic --out data/synth-hf --train 64 --val 16 --size 256 [--folder]
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from ..trimap import alpha_to_trimap
+from .conversion import dataset_card, dataset_features, save_dataset, trimap_seed_for
 
 #: supersampling factor of the drawing canvas (edges and strands get 1/SS^2 coverage steps)
 SUPERSAMPLE = 4
@@ -138,8 +141,6 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
 
 def generate_split(split: str, count: int, size=128, seed: int = 0):
     """Yield ``count`` rows ``{"image": PIL RGB, "trimap": PIL L, "alpha": PIL L, "name": str}`` of a split."""
-    from .data import trimap_seed_for
-    from .trimap import alpha_to_trimap
 
     for index in range(count):
         image, alpha = render_sample(sample_rng(seed, split, index), size)
@@ -161,7 +162,6 @@ def make_synthetic_dataset(num_train: int, num_val: int, size=128, seed: int = 0
     """
     import datasets
 
-    from .data import dataset_features
 
     out = datasets.DatasetDict()
     for split, count in (("train", num_train), ("validation", num_val)):
@@ -200,7 +200,6 @@ def main(argv=None) -> int:
     if args.folder:
         write_synthetic_folder(args.out, args.train, args.val, args.size, args.seed)
     else:
-        from .data import dataset_card, save_dataset
 
         ds = make_synthetic_dataset(args.train, args.val, args.size, args.seed)
         save_dataset(ds, args.out, dataset_card(ds, title="Synthetic matting data (afmatting)", seed=args.seed))

@@ -1,0 +1,49 @@
+"""What the app serves: the configuration read from the command line and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..processing import DEFAULT_MAX_SIDE, parse_max_side
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+EXAMPLE_PHOTOS = ("cat.jpg", "astronaut.jpg", "coffee.jpg")
+
+#: photos above this many pixels are refused (the network sees at most max_side anyway; this bounds memory)
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+@dataclass
+class DemoConfig:
+    """What the app serves. ``model`` / ``trimap_model``: directory, Hub id or bundled name, or None for the
+    bundled defaults."""
+
+    model: str | None = None
+    trimap_model: str | None = None
+    #: the network resolution (see afmatting.processing; None: full resolution)
+    max_side: int | None = DEFAULT_MAX_SIDE
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    concurrency: int = 1
+    device: str | None = None
+    #: let visitors type local paths / Hub ids into the model box (turn off for a public deployment if you like)
+    allow_custom_models: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides) -> "DemoConfig":
+        env = os.environ
+        cfg = cls(
+            model=env.get("AFMATTING_MODEL") or None,
+            trimap_model=env.get("AFMATTING_TRIMAP_MODEL") or None,
+            max_side=parse_max_side(env.get("AFMATTING_MAX_SIDE", str(DEFAULT_MAX_SIDE)), "AFMATTING_MAX_SIDE"),
+            max_pixels=int(env.get("AFMATTING_MAX_PIXELS", DEFAULT_MAX_PIXELS)),
+            concurrency=int(env.get("AFMATTING_CONCURRENCY", 1)),
+            device=env.get("AFMATTING_DEVICE") or None,
+            allow_custom_models=env.get("AFMATTING_ALLOW_CUSTOM_MODELS", "1").lower() not in ("0", "false", "no"),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+        return cfg
+

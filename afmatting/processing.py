@@ -1,0 +1,163 @@
+"""Pre- and post-processing shared by ``predict``, adaptation, refinement, evaluation, the app and the data transforms.
+
+What ``max_side`` means (the one definition; every function and command line that takes it follows it):
+
+* a positive int of at least :data:`MIN_MAX_SIDE`: the network (or the refinement's finest level) sees the image
+  scaled down so that its long side is at most that many pixels; smaller images are never enlarged, and the alpha
+  always comes back at the input's full size;
+* ``None``: full resolution (on command lines: the word ``full``);
+* anything else (0, negative or fractional numbers, strings in Python) is refused with
+  :class:`~afmatting.errors.InvalidSizeError` naming the value.
+
+Tensor conventions (see docs/DESIGN.md): image float (3, H, W) in [0, 1]; trimap float (1, H, W) in {0, 0.5, 1};
+alpha float (1, H, W) in [0, 1]; batched forms add a leading B.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import InvalidSizeError, InvalidTrimapError
+from .io import describe, load_image
+from .trimap import BACKGROUND, FOREGROUND, load_trimap, trimap_to_float
+
+#: default bound on the network input's long side (the alpha always comes back at full size)
+DEFAULT_MAX_SIDE = 1024
+#: the smallest ``max_side`` accepted (below it a network's strides leave nothing to see)
+MIN_MAX_SIDE = 8
+#: how command lines spell ``max_side=None``
+FULL_RESOLUTION = "full"
+
+
+def check_max_side(max_side, what: str = "max_side") -> int | None:
+    """Validate ``max_side`` (see the module doc): returns it as an int, or None for full resolution."""
+    if max_side is None:
+        return None
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)):
+        raise InvalidSizeError(
+            f"{what} must be a whole number of pixels or None (full resolution), got {max_side!r}."
+        )
+    if max_side < MIN_MAX_SIDE:
+        raise InvalidSizeError(
+            f"{what} must be at least {MIN_MAX_SIDE} pixels, got {max_side}; for full resolution pass None "
+            f"(on the command line: {FULL_RESOLUTION})."
+        )
+    return int(max_side)
+
+
+def parse_max_side(text: str, what: str = "--max-side") -> int | None:
+    """A command-line ``max_side``: a whole number of pixels, or ``full`` for full resolution (None)."""
+    text = str(text).strip().lower()
+    if text == FULL_RESOLUTION:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidSizeError(
+            f"{what} takes a whole number of pixels or '{FULL_RESOLUTION}', got {text!r}."
+        ) from None
+    return check_max_side(value, what)
+
+
+def max_side_argument(text: str) -> int | None:
+    """``argparse`` type for ``--max-side`` options: :func:`parse_max_side` with argparse's usage error."""
+    try:
+        return parse_max_side(text)
+    except InvalidSizeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def network_size(h: int, w: int, max_side: int | None) -> tuple[int, int]:
+    """The (h, w) the network sees: (h, w) scaled down so that the long side is at most ``max_side`` (never up)."""
+    max_side = check_max_side(max_side)
+    if max_side is None or max(h, w) <= max_side:
+        return h, w
+    scale = max_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def prepare_inputs(image, trimap, trimap_input: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read one image (float32 (H, W, 3) in [0, 1]) and its trimap (uint8 (H, W) {0, 128, 255}, or None), checking
+    the trimap against the model kind (``trimap_input``)."""
+    img = load_image(image)
+    if trimap_input:
+        if trimap is None:
+            raise InvalidTrimapError(
+                f"This model needs a trimap (it was trained with trimap input) but none was given for "
+                f"{describe(image)}. Pass trimap=..., or use a trimap-free model."
+            )
+        return img, load_trimap(trimap, shape=img.shape[:2])
+    if trimap is not None:
+        raise InvalidTrimapError(
+            "This model is trimap-free: it takes the image only. Drop the trimap, or load a trimap-input model."
+        )
+    return img, None
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 0..255 or float in [0, 1] -> float32 tensor (3, H, W) in [0, 1] (a copy)."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(np.array(image, dtype=np.float32, copy=True)).permute(2, 0, 1)
+
+
+def trimap_to_tensor(trimap: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W) {0, 128, 255} -> float32 tensor (1, H, W) {0, 0.5, 1}."""
+    return torch.from_numpy(trimap_to_float(trimap))[None]
+
+
+def alpha_to_tensor(alpha: np.ndarray) -> torch.Tensor:
+    """(H, W) uint8 0..255 or float in [0, 1] -> float32 tensor (1, H, W) in [0, 1]."""
+    alpha = np.asarray(alpha)
+    values = alpha.astype(np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha.astype(np.float32)
+    return torch.from_numpy(values)[None]
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """float in [0, 1] -> uint8 0..255 with rounding (values outside [0, 1] are clipped)."""
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def resize_tensor(x: torch.Tensor, size, mode: str = "bilinear") -> torch.Tensor:
+    """Resize (B, C, h, w) to ``size`` (H, W): ``"bilinear"`` (antialiased when shrinking) or ``"nearest"`` (labels
+    such as trimaps). The tensor itself comes back when it already has that size."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if mode == "nearest":
+        return F.interpolate(x, size=tuple(size), mode="nearest")
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def resize_to_network(img: np.ndarray, tri: np.ndarray | None, size: tuple[int, int]):
+    """Numpy image (H, W, 3) float in [0, 1] and trimap (H, W) uint8 (or None) -> tensors (3, h, w) in [0, 1] and
+    (1, h, w) {0, 0.5, 1} (or None) at the network size ``size`` = (h, w): antialiased bilinear / nearest."""
+    x = resize_tensor(image_to_tensor(img)[None], size)[0].clamp(0, 1)
+    t = resize_tensor(trimap_to_tensor(tri)[None], size, "nearest")[0] if tri is not None else None
+    return x, t
+
+
+def apply_known_region(alpha: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+    """The known-region rule: alpha float (H, W) with the trimap's known pixels copied in (0 on background, 1 on
+    foreground); ``trimap`` uint8 (H, W) {0, 128, 255} or None (alpha returned unchanged)."""
+    if trimap is None:
+        return alpha
+    alpha = alpha.copy()
+    alpha[trimap == BACKGROUND] = 0.0
+    alpha[trimap == FOREGROUND] = 1.0
+    return alpha
+
+
+@torch.inference_mode()
+def run_network(model, images: torch.Tensor, trimaps: torch.Tensor | None, out_size: tuple[int, int]) -> np.ndarray:
+    """Run ``model`` on (B, 3, h, w) images (and (B, 1, h, w) trimaps) on its device -> alpha float32 numpy
+    (B, H, W) in [0, 1], resized (bilinear) to ``out_size`` = (H, W)."""
+    device = next(model.parameters()).device
+    alpha = model(images.to(device), trimaps.to(device) if trimaps is not None else None)
+    alpha = resize_tensor(alpha, tuple(out_size))
+    return alpha[:, 0].clamp(0, 1).float().cpu().numpy()
