@@ -19,6 +19,7 @@ optional relative position terms) are new; they are reported as newly initialise
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from torch import nn
 
 from .errors import CheckpointError
 
+_logger = logging.getLogger(__name__)
 #: backbone names (``AFMatting(backbone=...)``); a ``.dino`` tag means "pretrained=True loads DINO ViT-S/16"
 VITMATTE_BACKBONES = ("vitmatte_small_patch16", "vitmatte_small_patch16_relpos")
 #: the timm model whose weights initialise ViTMatte-S (DINO ViT-S/16, as in the paper)
@@ -255,6 +257,9 @@ def load_vit_small_weights(backbone: ViTMatteBackbone, state: dict, source: str 
         raise CheckpointError(f"Weights from {source} are not a timm ViT-S/16 state dict ({'; '.join(parts)}).")
     report.unused = sorted(k for k in state if k not in used)
     backbone.load_state_dict(new_state, strict=True)
+    new_modules = sorted({".".join(k.split(".")[:3]) for k in report.new})
+    _logger.info("ViTMatte-S: %d tensors loaded from %s; newly initialised: %s; not used (classifier only): %s",
+                 len(report.loaded), source, new_modules, report.unused)
     return report
 
 
