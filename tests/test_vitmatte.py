@@ -67,10 +67,14 @@ def test_residual_conv_block_starts_as_identity():
 @pytest.mark.parametrize("hw", [(512, 512), (700, 500), (1024, 1024)])
 def test_any_size_gives_alpha_of_that_size(vitmatte, hw):
     x = torch.rand(1, 3, *hw, generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        features = vitmatte.backbone(x[..., : hw[0] // 16 * 16, : hw[1] // 16 * 16])
-        alpha = vitmatte(x)
-    assert features[0].shape == (1, 384, hw[0] // 16, hw[1] // 16)
+    features = []
+    hook = vitmatte.backbone.register_forward_hook(lambda m, a, out: features.extend(out))
+    try:
+        with torch.inference_mode():
+            alpha = vitmatte(x)
+    finally:
+        hook.remove()
+    assert features[0].shape == (1, 384, -(-hw[0] // 16), -(-hw[1] // 16))  # the input padded to a multiple of 16
     assert alpha.shape == (1, 1, *hw) and alpha.dtype == torch.float32
     assert torch.isfinite(alpha).all() and 0 <= alpha.min() and alpha.max() <= 1
 
@@ -113,15 +117,26 @@ def test_strict_loading_from_a_timm_vit_small_state_dict(vit_small_state):
         for name in ("attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "mlp.fc2.weight", "norm1.weight"):
             assert torch.equal(own[f"vit.blocks.{i}.{name}"], vit_small_state[f"blocks.{i}.{name}"])
     assert torch.equal(own["vit.patch_embed.proj.weight"], vit_small_state["patch_embed.proj.weight"])
-    # the 14 x 14 grid (class-token slot dropped) resized to the 32 x 32 grid of a 512 crop
-    assert own["vit.pos_embed"].shape == (1, 32, 32, 384)
-    grid = vit_small_state["pos_embed"][:, 1:].reshape(1, 14, 14, 384).permute(0, 3, 1, 2)
-    back = torch.nn.functional.interpolate(own["vit.pos_embed"].permute(0, 3, 1, 2), size=(14, 14), mode="area")
-    assert torch.corrcoef(torch.stack([grid.flatten(), back.flatten()]))[0, 1] > 0.5
+    assert own["vit.pos_embed"].shape == (1, 32, 32, 384)  # the grid of a 512 crop
     assert sorted({k.split(".")[2] for k in report.new}) == ["11", "2", "5", "8"]
     assert all(k.startswith("residual.blocks.") for k in report.new)
     assert set(report.unused) <= set(CLASSIFIER_ONLY_KEYS) and "cls_token" in report.unused
     assert len(report.loaded) == len(vit_small_state) - len(report.unused)
+
+
+def test_position_embedding_is_resized_without_the_class_token(vit_small_state):
+    ys, xs = torch.meshgrid(torch.arange(14.0), torch.arange(14.0), indexing="ij")
+    grid = torch.full((14, 14, 384), 0.5)
+    grid[..., 0], grid[..., 1] = xs, ys  # channel 0 ramps left to right, channel 1 top to bottom
+    pos = torch.cat([torch.full((1, 384), 1000.0), grid.reshape(196, 384)])[None]  # class-token slot first
+    backbone = ViTMatteBackbone()
+    load_vit_small_weights(backbone, {**vit_small_state, "pos_embed": pos})
+    resized = backbone.vit.pos_embed.detach()[0]  # (32, 32, 384)
+    assert resized.abs().max() < 20  # the class token's slot is not part of the grid
+    assert torch.allclose(resized[..., 2:], torch.tensor(0.5), atol=1e-5)
+    assert (resized[:, 1:, 0] > resized[:, :-1, 0]).all() and (resized[1:, :, 1] > resized[:-1, :, 1]).all()
+    assert resized[:, :, 0].std(dim=0).max() < 1e-4 and resized[:, :, 1].std(dim=1).max() < 1e-4
+    assert resized[0, 0, 0] < 0.5 and resized[0, -1, 0] > 12.5  # spans the source range 0..13
 
 
 def test_loading_a_checkpoint_file_into_the_model(tmp_path, vit_small_state):
