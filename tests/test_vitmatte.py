@@ -1,5 +1,7 @@
 """ViTMatte-S backbone: structure, shapes at any size, windowed attention, strict ViT-S weight loading, save/load."""
 
+from pathlib import Path
+
 import pytest
 import timm
 import torch
@@ -182,7 +184,8 @@ def test_save_and_load_round_trip(tmp_path, vitmatte):
 
 def test_conv_blocks_get_their_global_blocks_layer_decay():
     train = import_script("train/train.py", "afm_train_vitmatte")
-    args = train.parse_args(["--config", "train/configs/am2k_vits_ddc.yaml", "--pretrained_backbone", "false"])
+    config = Path(__file__).resolve().parents[1] / "train" / "configs" / "am2k_vits_ddc.yaml"
+    args = train.parse_args(["--config", str(config), "--pretrained_backbone", "false"])
     assert args.backbone == "vitmatte_small_patch16.dino"
     model = AFMatting(backbone=args.backbone, **SMALL_DECODER)
     by_param = {id(p): g for g in train.parameter_groups(model, args) for p in g["params"]}
