@@ -2,9 +2,10 @@
 
 Both models have the same detail-capture decoder and random weights. Two modes:
 
-* default (CPU inference): whole-model forward latency (median of ``--repeats`` runs after one warm-up) and the peak
-  RSS increase during the forward (a thread samples the process RSS every 2 ms; the increase is over the RSS just
-  before the call), at 512² and 2048², both models in this one process; prints the ViTMatte-S / plain ratios.
+* default (CPU inference): whole-model forward latency (median of ``--repeats`` runs after one warm-up, the two
+  models alternating so that both see the same load on a shared machine) and the peak RSS increase during the forward
+  (a thread samples the process RSS every 2 ms; the increase is over the RSS just before the call), at 512² and
+  2048², both models in this one process; prints the ViTMatte-S / plain ratios.
   Target: latency ratio <= 0.6 at 2048².
 
       python benchmarks/vitmatte_backbone.py [--sizes 512 2048] [--repeats 3] [--threads 2]
