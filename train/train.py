@@ -115,7 +115,13 @@ DEFAULTS = {
 
 # ---------------------------------------------------------------------------------------------------- config
 def _yaml_value(text: str):
-    return yaml.safe_load(text)
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "5e-4" (no dot) as a string; on the command line it is a number
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
