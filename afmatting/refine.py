@@ -34,7 +34,7 @@ from .laplacian import DEFAULT_EPSILON, laplacian_stencil, restrict_to_unknown
 from .processing import resize_tensor
 from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
-__all__ = ["RefineSettings", "refine_alpha", "solve_level", "level_sizes"]
+__all__ = ["RefineSettings", "check_refine_inputs", "refine_alpha", "solve_level", "level_sizes"]
 
 #: λ, the pull towards the network's matte (chosen on alphamatting Trimap1: see docs/results.md, refinement sweep)
 DEFAULT_PRIOR_WEIGHT = 3e-5
@@ -189,6 +189,25 @@ def _resize(x: np.ndarray, size, mode: str = "bilinear") -> np.ndarray:
     return (t[0].permute(1, 2, 0) if x.ndim == 3 else t[0, 0]).numpy()
 
 
+def check_refine_inputs(image, trimap, alpha) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate a refinement's inputs: image float32 (H, W, 3), trimap uint8 (H, W) {0, 128, 255}, alpha float32
+    (H, W), all finite and of one size; returns them as those arrays or raises :class:`AFMattingError`."""
+    image = np.asarray(image, dtype=np.float32)
+    trimap = np.asarray(trimap)
+    alpha = np.asarray(alpha, dtype=np.float32)
+    h, w = trimap.shape[:2]
+    if trimap.ndim != 2 or image.shape != (h, w, 3) or alpha.shape != (h, w):
+        raise AFMattingError(
+            f"refine_alpha needs image (H, W, 3), trimap (H, W) and alpha (H, W) of one size; got image "
+            f"{image.shape}, trimap {trimap.shape}, alpha {alpha.shape}."
+        )
+    if not np.isin(trimap, (BACKGROUND, UNKNOWN, FOREGROUND)).all():
+        raise AFMattingError("refine_alpha needs a trimap with values 0, 128 and 255 only (see load_trimap).")
+    if not np.isfinite(alpha).all() or not np.isfinite(image).all():
+        raise AFMattingError("refine_alpha got non-finite values in the image or the matte.")
+    return image, trimap.astype(np.uint8), alpha
+
+
 def refine_alpha(
     image: np.ndarray,
     trimap: np.ndarray,
@@ -210,19 +229,8 @@ def refine_alpha(
         float32 (H, W) in [0, 1]; 0 on the trimap's background, 1 on its foreground.
     """
     settings = (settings or RefineSettings()).check()
-    image = np.asarray(image, dtype=np.float32)
-    trimap = np.asarray(trimap)
-    alpha = np.asarray(alpha, dtype=np.float32)
-    h, w = trimap.shape[:2]
-    if image.shape != (h, w, 3) or alpha.shape != (h, w):
-        raise AFMattingError(
-            f"refine_alpha needs image (H, W, 3), trimap (H, W) and alpha (H, W) of one size; got image "
-            f"{image.shape}, trimap {trimap.shape}, alpha {alpha.shape}."
-        )
-    if not np.isin(trimap, (BACKGROUND, UNKNOWN, FOREGROUND)).all():
-        raise AFMattingError("refine_alpha needs a trimap with values 0, 128 and 255 only (see load_trimap).")
-    if not np.isfinite(alpha).all() or not np.isfinite(image).all():
-        raise AFMattingError("refine_alpha got non-finite values in the image or the matte.")
+    image, trimap, alpha = check_refine_inputs(image, trimap, alpha)
+    h, w = trimap.shape
     known = np.where(trimap == FOREGROUND, 1.0, 0.0).astype(np.float32)
     start_full = np.where(trimap == UNKNOWN, np.clip(alpha, 0, 1), known)
     if not (trimap == UNKNOWN).any():

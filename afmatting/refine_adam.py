@@ -21,7 +21,8 @@ import torch
 
 from .errors import AFMattingError
 from .processing import alpha_to_tensor, check_max_side, image_to_tensor, resize_tensor, trimap_to_tensor
-from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from .refine import check_refine_inputs
+from .trimap import UNKNOWN
 
 #: working-size fractions of the coarse-to-fine solve
 DEFAULT_REFINE_SCALES = (0.125, 0.25, 0.5, 1.0)
@@ -121,17 +122,8 @@ def refine_alpha_adam(
     if steps < 0:
         raise AFMattingError(f"refine steps must be >= 0, got {steps}.")
     max_side = check_max_side(max_side)
-    image = np.asarray(image, dtype=np.float32)
-    trimap = np.asarray(trimap)
-    alpha = np.asarray(alpha, dtype=np.float32)
-    h, w = trimap.shape[:2]
-    if image.shape != (h, w, 3) or alpha.shape != (h, w):
-        raise AFMattingError(
-            f"refine_alpha needs image (H, W, 3), trimap (H, W) and alpha (H, W) of one size; got image "
-            f"{image.shape}, trimap {trimap.shape}, alpha {alpha.shape}."
-        )
-    if not np.isin(trimap, (BACKGROUND, UNKNOWN, FOREGROUND)).all():
-        raise AFMattingError("refine_alpha needs a trimap with values 0, 128 and 255 only (see load_trimap).")
+    image, trimap, alpha = check_refine_inputs(image, trimap, alpha)
+    h, w = trimap.shape
     device = torch.device(device) if device is not None else torch.device("cpu")
     full_trimap = trimap_to_tensor(trimap)[None].to(device)
     full_image = image_to_tensor(image)[None].to(device)

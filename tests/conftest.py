@@ -53,3 +53,15 @@ def tiny_cnn_trimap():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def two_colour_case(h=48, w=64):
+    """Red background, blue foreground with a wavy boundary; the trimap leaves a 16-px band around it unknown."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    boundary = w / 2 + 5 * np.sin(yy / 5.0)
+    gt = (xx >= boundary).astype(np.float32)
+    image = np.where(gt[..., None] > 0, [0.1, 0.2, 0.9], [0.9, 0.2, 0.1]).astype(np.float32)
+    trimap = np.full((h, w), 128, np.uint8)
+    trimap[xx < boundary - 8] = 0
+    trimap[xx >= boundary + 8] = 255
+    return image, trimap, gt

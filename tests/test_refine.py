@@ -10,19 +10,7 @@ from afmatting.laplacian import laplacian_stencil, stencil_to_sparse
 from afmatting.metrics import compute_metrics
 from afmatting.refine import RefineSettings, level_sizes, refine_alpha, solve_level
 
-from .conftest import shared_path
-
-
-def two_colour_case(h=48, w=64):
-    """Red background, blue foreground with a wavy boundary; the trimap leaves a 16-px band around it unknown."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    boundary = w / 2 + 5 * np.sin(yy / 5.0)
-    gt = (xx >= boundary).astype(np.float32)
-    image = np.where(gt[..., None] > 0, [0.1, 0.2, 0.9], [0.9, 0.2, 0.1]).astype(np.float32)
-    trimap = np.full((h, w), 128, np.uint8)
-    trimap[xx < boundary - 8] = 0
-    trimap[xx >= boundary + 8] = 255
-    return image, trimap, gt
+from .conftest import shared_path, two_colour_case
 
 
 def test_recovers_a_colour_edge_from_a_flat_start():
