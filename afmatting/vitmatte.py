@@ -51,6 +51,14 @@ CLASSIFIER_ONLY_KEYS = ("cls_token", "reg_token", "norm.weight", "norm.bias", "f
                         "head.weight", "head.bias")
 
 
+def add_input_channels(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
+    """RGB conv weight (a patch embedding or a first conv) (O, 3, k, k) -> (O, in_chans, k, k); extra channels (the trimap) start at zero."""
+    if weight.shape[1] == in_chans:
+        return weight
+    extra = torch.zeros(weight.shape[0], in_chans - weight.shape[1], *weight.shape[2:], dtype=weight.dtype)
+    return torch.cat([weight, extra], dim=1)
+
+
 def is_vitmatte(model_name: str) -> bool:
     """Whether a backbone name (optionally with a ``.tag``) is one of :data:`VITMATTE_BACKBONES`."""
     return model_name.split(".")[0] in VITMATTE_BACKBONES
@@ -219,8 +227,6 @@ def load_vit_small_weights(backbone: ViTMatteBackbone, state: dict, source: str 
     Raises:
         CheckpointError naming missing, unexpected and mis-shaped keys.
     """
-    from .backbones import _adapt_first_conv
-
     state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
     target = backbone.state_dict()
     report = LoadReport()
@@ -238,7 +244,7 @@ def load_vit_small_weights(backbone: ViTMatteBackbone, state: dict, source: str 
         if src_key == "pos_embed":
             src = _pos_embed_to_grid(src, tuple(value.shape[1:3]), source)
         elif src_key == "patch_embed.proj.weight" and src.ndim == 4 and src.shape[1] < value.shape[1]:
-            src = _adapt_first_conv(src, value.shape[1])
+            src = add_input_channels(src, value.shape[1])
         if tuple(src.shape) != tuple(value.shape):
             wrong.append(f"{src_key} {tuple(src.shape)} vs model {tuple(value.shape)}")
             continue
