@@ -28,3 +28,11 @@ class DatasetError(AFMattingError):
 
 class InvalidSizeError(AFMattingError):
     """A size option (``max_side``, a pixel limit, a crop size) has a value that cannot work."""
+
+
+class MissingDependencyError(AFMattingError):
+    """An optional dependency needed for the requested feature is not installed (the message names the extra)."""
+
+
+class OnnxModelError(AFMattingError):
+    """An ONNX file is missing, corrupt, not an afmatting export, or failed its parity check against PyTorch."""

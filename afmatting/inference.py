@@ -96,7 +96,7 @@ def predict(
         for result in results:
             start = time.perf_counter()
             result.alpha = refine_alpha_adam(result.image, result.trimap, result.alpha, refine_steps,
-                                             max_side=max_side, device=next(model.parameters()).device,
+                                             max_side=max_side, device=model.device,
                                              progress=progress)
             result.extra.update(refine_steps=refine_steps, refine_seconds=time.perf_counter() - start)
     elif refine and model.trimap_input:

@@ -171,6 +171,12 @@ class AFMatting(
 
         return predict(self, image, trimap=trimap, **kwargs)
 
+    def export_onnx(self, path, **kwargs):
+        """Write this model as ONNX and check it against PyTorch. See :func:`afmatting.onnx_export.export_onnx`."""
+        from .onnx_export import export_onnx
+
+        return export_onnx(self, path, **kwargs)
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

@@ -157,7 +157,7 @@ def apply_known_region(alpha: np.ndarray, trimap: np.ndarray | None) -> np.ndarr
 def run_network(model, images: torch.Tensor, trimaps: torch.Tensor | None, out_size: tuple[int, int]) -> np.ndarray:
     """Run ``model`` on (B, 3, h, w) images (and (B, 1, h, w) trimaps) on its device -> alpha float32 numpy
     (B, H, W) in [0, 1], resized (bilinear) to ``out_size`` = (H, W)."""
-    device = next(model.parameters()).device
+    device = model.device
     alpha = model(images.to(device), trimaps.to(device) if trimaps is not None else None)
     alpha = resize_tensor(alpha, tuple(out_size))
     return alpha[:, 0].clamp(0, 1).float().cpu().numpy()

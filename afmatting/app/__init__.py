@@ -9,6 +9,7 @@ alone, the trimap-input one when a trimap is given. When no model at all is avai
 so at the top of the page, and every matte request answers with the same message; a model typed into the model box
 (a local folder or a Hub id) still works. A model named explicitly on the command line that cannot be loaded stops
 the app at startup instead, since that is a mistake in the command.
+An exported ``.onnx`` file also serves as a model wherever one is named (run by onnxruntime).
 
 Painted trimaps. The trimap painter has three fixed brush colours: green = foreground, blue = unknown, red =
 background. Every painted pixel (on any layer; upper layers win) takes the class of the nearest of those colours;

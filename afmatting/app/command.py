@@ -21,8 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="The afmatting web demo. Host and port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT "
                     "(or --host / --port).",
     )
-    p.add_argument("--model", help="model for photos (directory, Hub id or bundled name); env AFMATTING_MODEL. "
-                                    "A trimap-input model here serves trimap requests.")
+    p.add_argument("--model", help="model for photos (directory, Hub id, bundled name or .onnx file); "
+                                    "env AFMATTING_MODEL. A trimap-input model here serves trimap requests.")
     p.add_argument("--trimap-model", help="trimap-input model for photos with a trimap; env AFMATTING_TRIMAP_MODEL")
     p.add_argument("--host", default=None, help="default: GRADIO_SERVER_NAME or 127.0.0.1")
     p.add_argument("--port", type=int, default=None, help="default: GRADIO_SERVER_PORT or 7860")

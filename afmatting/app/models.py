@@ -84,7 +84,7 @@ class ModelStore:
         return "Models — " + "; ".join(parts)
 
     def load(self, name: str):
-        """The model called ``name`` (bundled name, local directory or Hub id), loaded once and cached."""
+        """The model called ``name`` (bundled name, local directory, Hub id or .onnx file), loaded once and cached."""
         from ..model import AFMatting
 
         name = name.strip()
@@ -92,12 +92,17 @@ class ModelStore:
             if name in self._models:
                 self._models.move_to_end(name)
                 return self._models[name]
-            source = resolve_source(name)
-            if isinstance(source, str):  # a Hub id: answer at once when it cannot load now
-                source = cached_or_reachable(source)
-            model = AFMatting.from_pretrained(source)
-            if self.config.device:
-                model.to(self.config.device)
+            if name.lower().endswith(".onnx"):  # an exported model, run by onnxruntime
+                from ..onnx_model import OnnxMattingModel
+
+                model = OnnxMattingModel(name, device=self.config.device)
+            else:
+                source = resolve_source(name)
+                if isinstance(source, str):  # a Hub id: answer at once when it cannot load now
+                    source = cached_or_reachable(source)
+                model = AFMatting.from_pretrained(source)
+                if self.config.device:
+                    model.to(self.config.device)
             model.eval()
             self._models[name] = model
             while len(self._models) > self.keep:
