@@ -26,7 +26,7 @@ from afmatting.app import (  # noqa: E402
     AUTO,
     BRUSH_COLOURS,
     DEFAULT_MAX_PIXELS,
-    EXAMPLE_PHOTOS,
+    EXAMPLES,
     NO_MODEL_MESSAGE,
     DemoConfig,
     Handlers,
@@ -34,10 +34,15 @@ from afmatting.app import (  # noqa: E402
     build_demo,
     launch_kwargs,
     main,
+    band_rule_trimap,
+    brush_radius,
+    painted_trimap,
     parse_colour,
+    tinted_photo,
     trimap_from_layers,
+    trimap_from_matte,
 )
-from afmatting.trimap import mask_to_trimap  # noqa: E402
+from afmatting.trimap import load_trimap, mask_to_trimap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT = ASSETS_DIR / "cat.jpg"
@@ -145,11 +150,58 @@ def test_colour_picker_values():
         parse_colour("not-a-colour")
 
 
-def test_example_photos_ship_small_and_licensed():
-    for name in EXAMPLE_PHOTOS:
-        im = Image.open(ASSETS_DIR / name)
-        assert max(im.size) <= 512
-        assert name in (ASSETS_DIR / "LICENSES.md").read_text()
+def test_examples_ship_small_and_licensed_with_a_trimap():
+    licences = (ASSETS_DIR / "LICENSES.md").read_text()
+    assert any(trimap for _, trimap in EXAMPLES)  # at least one example comes with its trimap
+    for photo, trimap in EXAMPLES:
+        im = Image.open(ASSETS_DIR / photo)
+        assert max(im.size) <= 800
+        assert photo in licences
+        if trimap:
+            assert trimap in licences
+            t = load_trimap(ASSETS_DIR / trimap, (im.height, im.width))
+            assert set(np.unique(t)) == {0, 128, 255}
+
+
+def test_band_rule_trimap_marks_the_outline_and_uncertain_pixels():
+    matte = np.zeros((100, 200), np.float32)
+    matte[30:70, 50:150] = 1.0
+    matte[10, 10] = 0.5  # an uncertain pixel far from the subject
+    t = band_rule_trimap(matte)
+    band = 0.02 * 200  # 4 px half-width
+    assert t.dtype == np.uint8 and set(np.unique(t)) == {0, 128, 255}
+    assert t[50, 100] == 255 and t[90, 10] == 0 and t[10, 10] == 128
+    assert (t[50, 50 - int(band) + 1:50 + int(band)] == 128).all()  # across the left edge
+    assert t[50, 50 + int(band) + 2] == 255 and t[50, 50 - int(band) - 2] == 0
+    assert (band_rule_trimap(np.zeros((8, 8), np.float32)) == 0).all()
+    # the app follows the library's automatic trimap when there is one, else this rule
+    assert trimap_from_matte(matte).shape == matte.shape
+
+
+def test_painter_strokes_correct_a_base_trimap_and_erasing_restores_it():
+    base = np.full((20, 30), 128, np.uint8)
+    base[:, :10] = 0
+    base[:, 20:] = 255
+    strokes = _layer(20, 30, [((0, 5, 0, 30), FG, 255), ((15, 20, 0, 30), BG, 255)])
+    t = painted_trimap([strokes], (20, 30), base)
+    assert (t[:5] == 255).all() and (t[15:] == 0).all()
+    np.testing.assert_array_equal(t[5:15], base[5:15])  # unpainted pixels keep the base label
+    erased = strokes.copy()
+    erased[:5, :, 3] = 0  # the eraser clears the stroke's opacity
+    np.testing.assert_array_equal(painted_trimap([erased], (20, 30), base)[:15], base[:15])
+    # no base and no strokes: no trimap at all
+    assert painted_trimap([], (20, 30), None) is None
+    np.testing.assert_array_equal(painted_trimap([], (20, 30), base), base)
+
+
+def test_painter_pictures():
+    assert brush_radius(1000, 600) == 30 and brush_radius(40, 30) >= 3
+    photo = np.full((4, 6, 3), 0.5, np.float32)
+    trimap = np.array([[0] * 6, [128] * 6, [255] * 6, [0] * 6], np.uint8)
+    tinted = np.asarray(tinted_photo(photo, trimap))
+    assert tinted.shape == (4, 6, 3) and tinted.dtype == np.uint8
+    # each class leans towards its brush colour: background red, unknown blue, foreground green
+    assert tinted[0, 0].argmax() == 0 and tinted[1, 0].argmax() == 2 and tinted[2, 0].argmax() == 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -181,10 +233,11 @@ def test_api_handler_with_a_trimap_uses_the_trimap_model_and_keeps_known_pixels(
 
 def test_ui_handler_with_a_painted_trimap(service, files):
     layer = _layer(96, 128, [((30, 60, 40, 90), FG, 255), ((25, 30, 35, 95), UNK, 255)])
-    out = Handlers(service).matte(files["photo"], AUTO, None, {"background": files["photo"], "layers": [layer]},
+    out = Handlers(service).matte(files["photo"], AUTO, {"background": files["photo"], "layers": [layer]}, None,
                                   "background", "#00ff00", None, 512)
-    slider, alpha_path, cutout_path, composite_path, trimap_update, *_downloads, result = out
-    assert slider == (files["photo"], composite_path)
+    slider, cutout_path, alpha_path, trimap_update, *_downloads, result = out
+    composite_path = slider[1]
+    assert slider[0] == files["photo"]
     used = np.asarray(Image.open(trimap_update["value"]))
     assert trimap_update["visible"] is True
     assert (used[30:60, 40:90] == 255).all() and (used[25:30, 35:95] == 128).all()
@@ -192,21 +245,78 @@ def test_ui_handler_with_a_painted_trimap(service, files):
     composite = np.asarray(Image.open(composite_path))
     assert composite.shape == (96, 128, 3)
     assert (composite[:20] == (0, 255, 0)).all()  # known background shows the chosen colour
+    assert Image.open(cutout_path).mode == "RGBA" and Image.open(alpha_path).mode == "L"
     assert result.trimap is not None
+
+
+def test_auto_trimap_fills_the_painter_and_corrections_change_the_matte(service, files):
+    h = Handlers(service)
+    editor, base = h.auto_trimap(files["photo"], 512)
+    assert base.shape == (96, 128) and base.dtype == np.uint8 and set(np.unique(base)) <= {0, 128, 255}
+    # the painter shows the photo tinted by the automatic trimap, at the photo's size, with a photo-sized brush
+    shown = Image.open(editor["value"]["background"])
+    assert shown.size == (128, 96) and editor["value"]["layers"] == []
+    assert editor["brush"].default_size == editor["eraser"].default_size == brush_radius(128, 96)
+    np.testing.assert_array_equal(np.asarray(shown), np.asarray(tinted_photo(service.read_photo(files["photo"]),
+                                                                             base)))
+    # the uncorrected automatic trimap is what a matte uses
+    out = h.matte(files["photo"], AUTO, {"layers": []}, base, "background", "#fff", None, 512)
+    np.testing.assert_array_equal(out[-1].trimap, base)
+    # a correction: paint a block as foreground, another as background; the matte follows there and only there
+    strokes = _layer(96, 128, [((10, 30, 10, 40), FG, 255), ((60, 90, 80, 120), BG, 255)])
+    corrected = h.matte(files["photo"], AUTO, {"layers": [strokes]}, base, "background", "#fff", None, 512)[-1]
+    assert (corrected.trimap[10:30, 10:40] == 255).all() and (corrected.alpha[10:30, 10:40] == 1).all()
+    assert (corrected.trimap[60:90, 80:120] == 0).all() and (corrected.alpha[60:90, 80:120] == 0).all()
+    untouched = np.ones((96, 128), bool)
+    untouched[10:30, 10:40] = untouched[60:90, 80:120] = False
+    np.testing.assert_array_equal(corrected.trimap[untouched], base[untouched])
+
+
+def test_uploaded_trimap_goes_into_the_painter_and_a_new_photo_clears_it(service, files):
+    h = Handlers(service)
+    editor, base = h.uploaded_trimap(files["photo"], files["trimap"])
+    np.testing.assert_array_equal(base, load_trimap(files["trimap"]))
+    assert Image.open(editor["value"]["background"]).size == (128, 96)
+    with pytest.raises(gr.Error, match="same size"):
+        h.uploaded_trimap(files["photo"], files["wrong_trimap"])
+    with pytest.raises(gr.Error, match="Upload the photo first"):
+        h.uploaded_trimap(None, files["trimap"])
+    editor, base, trimap_file = h.new_photo(files["photo"])
+    assert base is None and trimap_file is None and editor["value"]["background"] == files["photo"]
+    with pytest.raises(gr.Error, match="Upload a photo first"):
+        h.auto_trimap(None, 512)
+
+
+def test_progress_reports_real_stages(service, files):
+    events = []
+    service.matte(files["photo"], load_trimap(files["trimap"]), max_side=512,
+                  progress=lambda fraction, stage: events.append((fraction, stage)))
+    stages = [stage for _, stage in events]
+    fractions = [fraction for fraction, _ in events]
+    assert fractions == sorted(fractions) and 0.0 <= fractions[0] and fractions[-1] <= 1.0
+    assert stages[0] == "Reading the photo" and "Running the network" in stages
+    levels = [s for s in stages if s.startswith("Refining the edges (level")]
+    assert levels and levels[-1].endswith(f"of {len(levels)})")  # one event per refinement level
+    assert "Estimating the foreground colours" in stages and stages[-1] == "Writing the results"
+    # the handler passes them to a gr.Progress-like callable as (fraction, desc=...)
+    seen = []
+    Handlers(service).matte(files["photo"], AUTO, None, load_trimap(files["trimap"]), "background", "#fff", None,
+                            512, progress=lambda fraction, desc=None: seen.append(desc))
+    assert seen == stages
 
 
 def test_ui_handler_without_trimap_and_recomposite(service, files):
     h = Handlers(service)
     out = h.matte(files["photo"], AUTO, None, None, "background", "#ffffff", None, 512)
     result = out[-1]
-    assert out[4]["visible"] is False  # no trimap used, none shown
-    slider, path, _ = h.background(result, files["photo"], "rgba(255, 0, 0, 1)", None)
+    assert out[3]["visible"] is False  # no trimap used, none shown
+    (_, path), _ = h.background(result, files["photo"], "rgba(255, 0, 0, 1)", None)
     red = np.asarray(Image.open(path)).astype(float)
     a = result.alpha[..., None]
     expected = a * result.foreground * 255 + (1 - a) * np.array([255, 0, 0])
     assert np.abs(red - expected).max() <= 1.0
     # a background photo instead of a colour
-    _, path, _ = h.background(result, files["photo"], "#ffffff", str(CAT))
+    (_, path), _ = h.background(result, files["photo"], "#ffffff", str(CAT))
     assert Image.open(path).size == (128, 96)
 
 
@@ -231,22 +341,30 @@ def test_bad_uploads_give_clear_errors(service, files, case, match):
 
 def test_model_choice_checks_trimap_kind(service, model_dirs, files):
     h = Handlers(service)
+    trimap = load_trimap(files["trimap"])
     with pytest.raises(gr.Error, match="needs a trimap"):
         h.matte(files["photo"], model_dirs["trimap"], None, None, "background", "#fff", None, 512)
     with pytest.raises(gr.Error, match="trimap-free"):
-        h.matte(files["photo"], model_dirs["free"], files["trimap"], None, "background", "#fff", None, 512)
-    out = h.matte(files["photo"], model_dirs["trimap"], files["trimap"], None, "background", "#fff", None, 512)
-    assert out[4]["visible"] is True
+        h.matte(files["photo"], model_dirs["free"], None, trimap, "background", "#fff", None, 512)
+    out = h.matte(files["photo"], model_dirs["trimap"], None, trimap, "background", "#fff", None, 512)
+    assert out[3]["visible"] is True
 
 
-def test_refinement_steps_from_the_ui(service, model_dirs, files):
+def test_refine_checkbox(service, model_dirs, files):
     h = Handlers(service)
-    with pytest.raises(gr.Error, match="Refinement needs a trimap"):
-        h.matte(files["photo"], AUTO, None, None, "background", "#fff", None, 512, 50)
-    plain = h.matte(files["photo"], model_dirs["trimap"], files["trimap"], None, "background", "#fff", None, 512, 0)
-    refined = h.matte(files["photo"], model_dirs["trimap"], files["trimap"], None, "background", "#fff", None, 512, 5)
-    assert refined[-1].extra["refine_steps"] == 5 and "refine_steps" not in plain[-1].extra
-    assert np.abs(refined[-1].alpha - plain[-1].alpha).max() > 1e-4
+    trimap = load_trimap(files["trimap"])
+    plain = h.matte(files["photo"], model_dirs["trimap"], None, trimap, "background", "#fff", None, 512, False)[-1]
+    refined = h.matte(files["photo"], model_dirs["trimap"], None, trimap, "background", "#fff", None, 512, True)[-1]
+    assert refined.extra["refined"] is True and "refined" not in plain.extra
+    assert np.abs(refined.alpha - plain.alpha).max() > 1e-4
+    # the network-only matte is predict(refine=False)'s
+    expected = service.store.load(model_dirs["trimap"]).predict(files["photo"], trimap=trimap, max_side=512,
+                                                                refine=False)
+    np.testing.assert_array_equal(plain.alpha, expected.alpha)
+    # without a trimap the checkbox changes nothing
+    free = [h.matte(files["photo"], AUTO, None, None, "background", "#fff", None, 512, r)[-1].alpha
+            for r in (False, True)]
+    np.testing.assert_array_equal(*free)
 
 
 def test_unknown_hub_id_offline_gives_a_clear_message(service, files, monkeypatch):

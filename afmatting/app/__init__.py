@@ -11,29 +11,39 @@ so at the top of the page, and every matte request answers with the same message
 the app at startup instead, since that is a mistake in the command.
 An exported ``.onnx`` file also serves as a model wherever one is named (run by onnxruntime).
 
-Painted trimaps. The trimap painter has three fixed brush colours: green = foreground, blue = unknown, red =
-background. Every painted pixel (on any layer; upper layers win) takes the class of the nearest of those colours;
-unpainted pixels are background by default (paint the subject and its edge) or unknown (only scribble), as chosen.
-An uploaded trimap wins over a painted one.
+Trimaps. The painter sits next to the photo, with three fixed brush colours: green = foreground, blue = unknown,
+red = background (a legend names them); the brush's default radius is 3 % of the photo's long side. **Auto trimap**
+fills the painter with the automatic trimap (:mod:`afmatting.app.auto`, from the trimap-free model's matte), shown as
+a tint over the photo; an uploaded trimap (or an example's) is shown the same way. Strokes correct that base trimap,
+and the eraser gives its label back. Without a base trimap, unpainted pixels are background (paint the subject and
+its edge) or unknown (only scribble), as chosen. See :mod:`afmatting.app.painter`.
+
+Progress. The service reports real stages (reading, network, each refinement level, foreground colours, writing)
+to a callback; the UI feeds them into ``gr.Progress``.
 
 All matting goes through :func:`afmatting.inference.predict`; outputs are written as PNG (never webp, which would
 destroy the alpha).
 
 Modules, one concern each: ``config`` (what the app serves), ``models`` (which model serves a request),
-``inputs`` (painted trimaps and colours), ``service`` (the Gradio-free matting service), ``ui`` (the Gradio Blocks
+``inputs`` (painted layers and colours), ``painter`` (the painter's pictures and its trimap), ``auto`` (the
+automatic trimap), ``service`` (the Gradio-free matting service), ``ui`` (the Gradio Blocks
 and handlers), ``command`` (the command line). Gradio is imported only when the UI is built.
 """
 
 from .command import build_parser, main
-from .config import ASSETS_DIR, DEFAULT_MAX_PIXELS, EXAMPLE_PHOTOS, DemoConfig
-from .inputs import BRUSH_COLOURS, PAINT_MIN_ALPHA, UNPAINTED_CHOICES, parse_colour, trimap_from_layers
+from .auto import band_rule_trimap, trimap_from_matte
+from .config import ASSETS_DIR, DEFAULT_MAX_PIXELS, EXAMPLE_PHOTOS, EXAMPLES, DemoConfig
+from .inputs import (BRUSH_COLOURS, PAINT_MIN_ALPHA, UNPAINTED_CHOICES, painted_classes, parse_colour,
+                     trimap_from_layers)
 from .models import AUTO, NO_MODEL_MESSAGE, ModelStore
+from .painter import brush_radius, painted_trimap, tinted_photo
 from .service import MattingService, OutputDir
 from .ui import CSS, Handlers, build_demo, launch_kwargs, user_errors
 
 __all__ = [
-    "ASSETS_DIR", "AUTO", "BRUSH_COLOURS", "CSS", "DEFAULT_MAX_PIXELS", "EXAMPLE_PHOTOS", "NO_MODEL_MESSAGE",
-    "PAINT_MIN_ALPHA", "UNPAINTED_CHOICES", "DemoConfig", "Handlers", "MattingService", "ModelStore", "OutputDir",
-    "build_demo", "build_parser", "launch_kwargs", "main", "parse_colour", "trimap_from_layers",
-    "user_errors",
+    "ASSETS_DIR", "AUTO", "BRUSH_COLOURS", "CSS", "DEFAULT_MAX_PIXELS", "EXAMPLES", "EXAMPLE_PHOTOS",
+    "NO_MODEL_MESSAGE", "PAINT_MIN_ALPHA", "UNPAINTED_CHOICES", "DemoConfig", "Handlers", "MattingService",
+    "ModelStore", "OutputDir", "band_rule_trimap", "brush_radius", "build_demo", "build_parser", "launch_kwargs",
+    "main", "painted_classes", "painted_trimap", "parse_colour", "tinted_photo", "trimap_from_layers",
+    "trimap_from_matte", "user_errors",
 ]

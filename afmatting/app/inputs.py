@@ -22,20 +22,19 @@ def _hex_rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
 
 
-def trimap_from_layers(layers, shape: tuple[int, int], unpainted: str = "background") -> np.ndarray | None:
-    """Painted ImageEditor layers -> uint8 trimap (H, W) in {0, 128, 255}, or None when nothing is painted.
+def painted_classes(layers, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Painted ImageEditor layers -> (classes uint8 (H, W) in {0, 128, 255}, painted bool (H, W)).
 
     Each layer is an RGBA image (numpy, PIL or path). A pixel is painted where its opacity is at least
     PAINT_MIN_ALPHA; it takes the class of the nearest brush colour. Later layers lie on top and win. Layers of
-    another size than the photo (the editor may scale) are resized with nearest neighbour.
+    another size than the photo (the editor may scale) are resized with nearest neighbour. ``classes`` is
+    BACKGROUND where nothing is painted.
     """
-    if unpainted not in UNPAINTED_CHOICES:
-        raise ValueError(f"unpainted must be one of {sorted(UNPAINTED_CHOICES)}, got {unpainted!r}.")
     h, w = shape
     palette = np.array([_hex_rgb(c) for c in BRUSH_COLOURS], dtype=np.float32)
-    classes = np.array(list(BRUSH_COLOURS.values()), dtype=np.uint8)
-    trimap = np.full((h, w), UNPAINTED_CHOICES[unpainted], dtype=np.uint8)
-    painted_any = False
+    levels = np.array(list(BRUSH_COLOURS.values()), dtype=np.uint8)
+    classes = np.full((h, w), BACKGROUND, dtype=np.uint8)
+    painted_any = np.zeros((h, w), dtype=bool)
     for layer in layers or []:
         if layer is None:
             continue
@@ -48,11 +47,26 @@ def trimap_from_layers(layers, shape: tuple[int, int], unpainted: str = "backgro
         painted = rgba[..., 3] >= PAINT_MIN_ALPHA
         if not painted.any():
             continue
-        painted_any = True
+        painted_any |= painted
         rgb = rgba[painted][:, :3].astype(np.float32)
         nearest = ((rgb[:, None, :] - palette[None]) ** 2).sum(-1).argmin(1)
-        trimap[painted] = classes[nearest]
-    return trimap if painted_any else None
+        classes[painted] = levels[nearest]
+    return classes, painted_any
+
+
+def trimap_from_layers(layers, shape: tuple[int, int], unpainted: str = "background") -> np.ndarray | None:
+    """Painted ImageEditor layers -> uint8 trimap (H, W) in {0, 128, 255}, or None when nothing is painted.
+
+    Painted pixels take their brush's class (see :func:`painted_classes`); unpainted ones are ``unpainted``
+    ('background' or 'unknown').
+    """
+    if unpainted not in UNPAINTED_CHOICES:
+        raise ValueError(f"unpainted must be one of {sorted(UNPAINTED_CHOICES)}, got {unpainted!r}.")
+    classes, painted = painted_classes(layers, shape)
+    if not painted.any():
+        return None
+    classes[~painted] = UNPAINTED_CHOICES[unpainted]
+    return classes
 
 
 def parse_colour(value) -> tuple[int, int, int]:

@@ -68,8 +68,15 @@ class ModelStore:
 
     def _auto_label(self) -> str:
         if not self.any_model:
-            return "auto (no model installed: type a folder or Hub id)"
-        return f"auto: {self.image_model or '—'} without a trimap, {self.trimap_model or '—'} with one"
+            return "auto (no model installed)"
+        return "auto (recommended)"
+
+    def auto_info(self) -> str:
+        """The model box's help line: what "auto" picks, then what else may be typed."""
+        if not self.any_model:
+            return "no model is installed: type a local model folder or a Hugging Face Hub id"
+        return (f"auto: {self.image_model or '—'} for a photo alone, {self.trimap_model or '—'} with a trimap; "
+                "or type a local model folder or a Hub id")
 
     def status_markdown(self) -> str:
         if not self.any_model:

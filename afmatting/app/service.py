@@ -16,10 +16,14 @@ from PIL import Image
 from ..errors import AFMattingError
 from ..io import image_size, load_image
 from ..processing import check_max_side
+from ..refine import refine_alpha
 from ..result import MattingResult
+from ..trimap import load_trimap
+from .auto import trimap_from_matte
 from .config import DemoConfig
-from .inputs import parse_colour, trimap_from_layers
+from .inputs import parse_colour
 from .models import AUTO, ModelStore
+from .painter import painted_trimap
 
 #: ``max_side`` of a request that names none: the app's configured network resolution
 CONFIGURED = "configured"
@@ -52,9 +56,16 @@ def _stem(path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60] or "image"
 
 
+def _no_progress(fraction: float, stage: str) -> None:
+    """The progress callback of a request nobody watches."""
+
 
 class MattingService:
-    """Handler logic, Gradio-free: raises AFMattingError subclasses with messages meant for the user."""
+    """Handler logic, Gradio-free: raises AFMattingError subclasses with messages meant for the user.
+
+    Long calls take ``progress``, a callback ``(fraction in [0, 1], stage description)`` called at each real stage:
+    reading, the network, every refinement level, the foreground colours, writing the PNGs.
+    """
 
     def __init__(self, config: DemoConfig, store: ModelStore | None = None, outputs: OutputDir | None = None):
         self.config = config
@@ -66,22 +77,63 @@ class MattingService:
             raise AFMattingError("Upload a photo first.")
         return load_image(path, max_pixels=self.config.max_pixels)
 
+    def _max_side(self, max_side) -> int | None:
+        return self.config.max_side if max_side == CONFIGURED else check_max_side(max_side)
+
     def matte(self, image_path, trimap=None, *, model_choice: str | None = AUTO,
-              max_side: int | None | str = CONFIGURED, refine_steps: int = 0) -> MattingResult:
+              max_side: int | None | str = CONFIGURED, refine: bool = True, progress=None) -> MattingResult:
         """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None.
 
         ``max_side``: as in :mod:`afmatting.processing`, or CONFIGURED for the app's configured resolution.
+        ``refine``: with a trimap, refine the network's matte by :func:`afmatting.refine.refine_alpha` (ignored
+        without one). The result's foreground colours are computed here too, so the stages report progress.
         """
-        max_side = self.config.max_side if max_side == CONFIGURED else check_max_side(max_side)
+        progress = progress or _no_progress
+        max_side = self._max_side(max_side)
+        progress(0.0, "Reading the photo")
         img = self.read_photo(image_path)
-        refine_steps = int(refine_steps or 0)
-        if refine_steps and trimap is None:
-            raise AFMattingError("Refinement needs a trimap: paint or upload one, or set the refinement steps to 0.")
         model = self.store.resolve(model_choice, has_trimap=trimap is not None)
-        result = model.predict(img, trimap=trimap, max_side=max_side,
-                               refine_steps=refine_steps)
+        refining = bool(refine) and model.trimap_input and trimap is not None
+        # the share of the bar each stage takes (measured: on a 1 MP photo refinement and the network are similar)
+        network_end = 0.45 if refining else 0.7
+        progress(0.05, "Running the network")
+        result = model.predict(img, trimap=trimap, max_side=max_side, refine=False)
+        if refining:
+            progress(network_end, "Refining the edges")
+            start = time.perf_counter()
+
+            def on_level(index: int, count: int, iterations: int) -> None:
+                progress(network_end + (0.85 - network_end) * (index + 1) / count,
+                         f"Refining the edges (level {index + 1} of {count})")
+
+            result.alpha = refine_alpha(result.image, result.trimap, result.alpha, on_level=on_level)
+            result.extra.update(refined=True, refine_seconds=time.perf_counter() - start)
+        progress(0.85 if refining else network_end, "Estimating the foreground colours")
+        result.foreground  # noqa: B018  (computed once here, so the stage is reported; cached for the outputs)
+        progress(0.95, "Writing the results")
         result.name = _stem(image_path)
         return result
+
+    def automatic_trimap(self, image_path, *, max_side: int | None | str = CONFIGURED, progress=None) -> np.ndarray:
+        """The trimap the painter starts from: uint8 (H, W) in {0, 128, 255}, made from the trimap-free model's
+        matte of the photo (see :mod:`afmatting.app.auto`)."""
+        progress = progress or _no_progress
+        progress(0.0, "Reading the photo")
+        img = self.read_photo(image_path)
+        model = self.store.resolve(AUTO, has_trimap=False)
+        progress(0.1, "Running the network")
+        matte = model.predict(img, max_side=self._max_side(max_side), refine=False).alpha
+        progress(0.9, "Drawing the trimap")
+        return trimap_from_matte(matte)
+
+    def uploaded_trimap(self, trimap_path, image_path) -> np.ndarray:
+        """An uploaded trimap file as uint8 (H, W) in {0, 128, 255}, checked against the photo's size."""
+        shape = None
+        if image_path:
+            width, height = image_size(image_path, "photo")
+            shape = (height, width)
+        trimap = load_trimap(trimap_path, shape)
+        return trimap
 
     def save(self, result: MattingResult, background=None) -> dict[str, str]:
         """Write alpha, cut-out, composite (and the trimap used) as PNG; return their paths by kind."""
@@ -108,19 +160,27 @@ class MattingService:
         result.composite(background).save(path)
         return str(path)
 
-    def api_matte(self, image_path, trimap_path=None) -> tuple[str, str]:
-        """The /matte endpoint: (alpha PNG path, RGBA cut-out PNG path) at the input's size."""
-        result = self.matte(image_path, trimap_path or None)
-        paths = self.save(result)
-        return paths["alpha"], paths["cutout"]
+    def api_matte(self, image_path, trimap_path=None, *, refine: bool | None = True, max_side=None,
+                  model: str | None = AUTO, background: str | None = None, progress=None) -> tuple[str, str]:
+        """The /matte endpoint: (alpha PNG path, second PNG path), both at the input's size.
 
-    def painted_or_uploaded_trimap(self, image_path, trimap_path, editor_value, unpainted: str):
-        """The trimap of a UI request: an uploaded file wins, else the painted layers, else None."""
-        if trimap_path:
-            return trimap_path
+        The second file is the RGBA cut-out, or with ``background`` (a colour) the subject on that colour (RGB).
+        ``max_side`` None or 0: the app's configured network resolution. ``refine`` None counts as on.
+        """
+        side = CONFIGURED if not max_side else int(max_side)
+        result = self.matte(image_path, trimap_path or None, model_choice=model or AUTO, max_side=side,
+                            refine=True if refine is None else bool(refine), progress=progress)
+        colour = parse_colour(background) if background else None
+        paths = self.save(result, colour)
+        return paths["alpha"], paths["composite"] if colour is not None else paths["cutout"]
+
+    def painter_trimap(self, image_path, editor_value, base, unpainted: str):
+        """The trimap of a UI request: the painter's strokes over its base trimap (automatic or uploaded), or
+        None when neither exists (see :func:`afmatting.app.painter.painted_trimap`)."""
         layers = (editor_value or {}).get("layers") or []
-        if not layers or not image_path:
+        if not image_path or (not layers and base is None):
             return None
         width, height = image_size(image_path, "photo")  # as the photo is read: EXIF orientation applied
-        return trimap_from_layers(layers, (height, width), unpainted)
-
+        if base is not None and np.asarray(base).shape != (height, width):
+            return painted_trimap(layers, (height, width), None, unpainted)  # a base of an earlier photo
+        return painted_trimap(layers, (height, width), base, unpainted)

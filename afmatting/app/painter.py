@@ -1,0 +1,57 @@
+"""The trimap painter's pictures (no Gradio): a trimap shown over the photo, the brush size, and the trimap a user
+means by a base trimap plus painted corrections.
+
+The painter shows a *base* trimap (automatic or uploaded) as a tint over the photo, the editor's background; the
+user's brush strokes lie on a layer above it. Painted pixels take their brush's class, unpainted ones the base
+trimap's, so erasing a stroke gives the base label back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .inputs import BRUSH_COLOURS, _hex_rgb, painted_classes, trimap_from_layers
+
+#: how strongly a base trimap's class colour covers the photo in the painter (0: photo only, 1: colour only)
+TINT_OPACITY = 0.45
+#: the brush radius as a fraction of the photo's long side (30 px on a 1,000 px photo: a 60 px wide stroke)
+BRUSH_FRACTION = 0.03
+MIN_BRUSH_RADIUS = 3
+
+
+def brush_radius(width: int, height: int) -> int:
+    """Default brush radius in pixels for a (width, height) photo: BRUSH_FRACTION of its long side, at least
+    MIN_BRUSH_RADIUS."""
+    return max(MIN_BRUSH_RADIUS, round(BRUSH_FRACTION * max(width, height)))
+
+
+def tinted_photo(photo: np.ndarray, trimap: np.ndarray, opacity: float = TINT_OPACITY) -> Image.Image:
+    """The photo with each pixel tinted by the brush colour of its trimap class.
+
+    photo: float (H, W, 3) RGB in [0, 1] or uint8 (H, W, 3); trimap: uint8 (H, W) in {0, 128, 255}.
+    Returns an RGB PIL image of the photo's size.
+    """
+    rgb = np.asarray(photo, dtype=np.float32)
+    if np.issubdtype(np.asarray(photo).dtype, np.floating):
+        rgb = rgb * 255.0
+    colours = np.zeros(rgb.shape, np.float32)
+    for colour, cls in BRUSH_COLOURS.items():
+        colours[trimap == cls] = _hex_rgb(colour)
+    out = (1.0 - opacity) * rgb + opacity * colours
+    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), mode="RGB")
+
+
+def painted_trimap(layers, shape: tuple[int, int], base: np.ndarray | None,
+                   unpainted: str = "background") -> np.ndarray | None:
+    """The trimap a painter state means: uint8 (H, W) in {0, 128, 255}, or None when there is no trimap at all.
+
+    layers: the editor's stroke layers (RGBA arrays, PIL images or paths; see :func:`painted_classes`).
+    base: the automatic or uploaded trimap shown under the strokes, uint8 (H, W) in {0, 128, 255}, or None. With a
+    base, painted pixels take their brush's class and all others keep the base's (``unpainted`` is not used);
+    without one, unpainted pixels are ``unpainted`` ('background' or 'unknown'), and no strokes mean no trimap.
+    """
+    if base is None:
+        return trimap_from_layers(layers, shape, unpainted)
+    classes, painted = painted_classes(layers, shape)
+    return np.where(painted, classes, np.asarray(base, dtype=np.uint8)).astype(np.uint8)
