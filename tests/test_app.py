@@ -452,6 +452,82 @@ def test_client_matte_without_and_with_trimap(client, files):
     assert (alpha[trimap == 0] == 0).all() and (alpha[trimap == 255] == 255).all()
 
 
+def test_client_matte_with_every_option(client, service, model_dirs, files):
+    from gradio_client import handle_file
+
+    photo, trimap = handle_file(files["photo"]), handle_file(files["trimap"])
+    tri = load_trimap(files["trimap"])
+
+    def alpha_of(*args, **kwargs):
+        paths = client.predict(*args, api_name="/matte", **kwargs)
+        assert len(paths) == 2
+        return np.asarray(Image.open(paths[0])), paths[1]
+
+    # refine on (the default) / off, by keyword
+    refined, _ = alpha_of(photo, trimap)
+    plain, _ = alpha_of(photo, trimap, refine=False)
+    assert np.abs(refined.astype(int) - plain).max() > 0
+    expected = service.store.load(model_dirs["trimap"]).predict(files["photo"], trimap=tri, refine=False)
+    np.testing.assert_array_equal(plain, np.asarray(expected.alpha_image()))
+    # max_side: the network's resolution changes the matte, the output keeps the photo's size
+    small, _ = alpha_of(photo, None, max_side=64)
+    expected = service.store.load(model_dirs["free"]).predict(files["photo"], max_side=64)
+    np.testing.assert_array_equal(small, np.asarray(expected.alpha_image()))
+    # model: a model by name (here: the trimap-free folder) and a clear error for a trimap model without a trimap
+    named, _ = alpha_of(photo, None, model=model_dirs["free"], max_side=64)
+    np.testing.assert_array_equal(named, small)
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="needs a trimap"):
+        client.predict(photo, None, model=model_dirs["trimap"], api_name="/matte")
+    # background: the second file is the subject on that colour (RGB), not the transparent cut-out
+    alpha, composite_path = alpha_of(photo, trimap, background="#ff0000")
+    composite = Image.open(composite_path)
+    assert (composite.mode, composite.size) == ("RGB", (128, 96))
+    assert (np.asarray(composite)[tri == 0] == (255, 0, 0)).all()
+    with pytest.raises(AppError, match="Unknown background colour"):
+        client.predict(photo, None, background="no-such-colour", api_name="/matte")
+    # all of them positionally, in the documented order
+    alpha, _ = alpha_of(photo, trimap, False, 64, "auto", "")
+    expected = service.store.load(model_dirs["trimap"]).predict(files["photo"], trimap=tri, max_side=64, refine=False)
+    np.testing.assert_array_equal(alpha, np.asarray(expected.alpha_image()))
+
+
+def test_client_sees_progress_events_during_a_job(client, files):
+    from gradio_client import handle_file
+
+    # the lemur example with its trimap at full resolution: refinement levels take long enough to be seen
+    job = client.submit(handle_file(str(ASSETS_DIR / "lemur.jpg")), handle_file(str(ASSETS_DIR / "lemur_trimap.png")),
+                        max_side=2048, api_name="/matte")
+    descriptions = []
+    while not job.done():
+        for unit in job.status().progress_data or []:
+            if unit.desc not in descriptions:
+                descriptions.append(unit.desc)
+        time.sleep(0.002)
+    assert Image.open(job.result()[0]).size == (680, 440)
+    known = ["Reading the photo", "Running the network", "Estimating the foreground colours", "Writing the results"]
+    assert descriptions, "no progress event reached the client"
+    assert all(d in known or d.startswith("Refining the edges") for d in descriptions), descriptions
+    # refinement, the longest stage here, reports itself level by level
+    assert any(d.startswith("Refining the edges (level") for d in descriptions), descriptions
+
+
+def test_readme_client_snippet_runs(served, files, tmp_path):
+    """The gradio_client snippet of space/README.md, run against the served app (Space id -> local URL)."""
+    import re
+
+    readme = (ROOT / "space" / "README.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    snippet = snippet.replace('"USER/SPACE_NAME"', repr(served)).replace('"photo.jpg"', repr(files["photo"]))
+    snippet = snippet.replace('"photo_trimap.png"', repr(files["trimap"]))
+    namespace = {}
+    exec(compile(snippet, "space/README.md", "exec"), namespace)  # noqa: S102  (our own documentation)
+    assert Image.open(namespace["alpha_png"]).size == (128, 96)
+    assert Image.open(namespace["cutout_png"]).mode == "RGBA"
+    assert Image.open(namespace["composite_png"]).mode == "RGB"
+
+
 def test_client_bad_uploads_are_reported_and_the_app_keeps_serving(client, files):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -490,7 +566,39 @@ def test_space_folder_is_complete(tmp_path):
     # the Space's entry reuses the package's app rather than copying it
     assert "from afmatting.app import main" in (stage / "app.py").read_text()
     requirements = [ln for ln in (stage / "requirements.txt").read_text().splitlines() if ln and ln[0] != "#"]
-    assert "torch>=2.1" in requirements and not any(r.startswith("afmatting") for r in requirements)
+    assert any(r.startswith("torch==") for r in requirements) and not any(r.startswith("afmatting") for r in requirements)
+
+
+def _requirements(path: Path) -> tuple[list[str], dict[str, str]]:
+    """(pip options, {distribution name: version pin}) of a requirements file; refuses unpinned lines."""
+    options, pins = [], {}
+    for line in path.read_text().splitlines():
+        line = line.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            options.append(line)
+            continue
+        name, sep, version = line.partition("==")
+        assert sep, f"{line!r} is not pinned with =="
+        pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return options, pins
+
+
+def test_space_requirements_are_pinned_cpu_only_and_match_the_tested_versions():
+    from importlib.metadata import version
+
+    options, pins = _requirements(ROOT / "space" / "requirements.txt")
+    # torch and torchvision from the CPU wheel index, as CPU builds; nothing CUDA-specific anywhere
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in options
+    assert not any("cu1" in o or "cuda" in o for o in options)
+    assert pins["torch"].endswith("+cpu") and pins["torchvision"].endswith("+cpu")
+    assert not any(n.startswith(("nvidia-", "cuda-", "triton")) or "cu1" in v for n, v in pins.items())
+    # lean: the inference path only (no training stack, no gradio: the Space's sdk_version brings it)
+    assert not {"gradio", "datasets", "accelerate", "tensorboard", "afmatting"} & set(pins)
+    # the pins are the versions installed here (the ones the tests ran with), local build labels aside
+    for name, pinned in pins.items():
+        assert version(name).split("+")[0] == pinned.split("+")[0], name
 
 
 @pytest.mark.slow
