@@ -12,7 +12,7 @@ the app at startup instead, since that is a mistake in the command.
 An exported ``.onnx`` file also serves as a model wherever one is named (run by onnxruntime).
 
 Trimaps. The painter sits next to the photo, with three fixed brush colours: green = foreground, blue = unknown,
-red = background (a legend names them); the brush's default radius is 3 % of the photo's long side. **Auto trimap**
+red = background (a legend names them); the brush's default radius is 4 % of the photo's long side. **Auto trimap**
 fills the painter with the automatic trimap (:mod:`afmatting.app.auto`, from the trimap-free model's matte), shown as
 a tint over the photo; an uploaded trimap (or an example's) is shown the same way. Strokes correct that base trimap,
 and the eraser gives its label back. Without a base trimap, unpainted pixels are background (paint the subject and

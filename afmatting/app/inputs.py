@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from ..errors import AFMattingError
 from ..trimap import BACKGROUND, FOREGROUND, UNKNOWN
@@ -15,6 +16,7 @@ BRUSH_COLOURS = {"#22c55e": FOREGROUND, "#3b82f6": UNKNOWN, "#ef4444": BACKGROUN
 #: a layer pixel counts as painted when its opacity is at least this (0..255); anti-aliased rims below it do not
 PAINT_MIN_ALPHA = 64
 UNPAINTED_CHOICES = {"background": BACKGROUND, "unknown": UNKNOWN}
+_SEAM = np.ones((3, 3), dtype=bool)
 
 
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -26,7 +28,7 @@ def painted_classes(layers, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     """Painted ImageEditor layers -> (classes uint8 (H, W) in {0, 128, 255}, painted bool (H, W)).
 
     Each layer is an RGBA image (numpy, PIL or path). A pixel is painted where its opacity is at least
-    PAINT_MIN_ALPHA; it takes the class of the nearest brush colour. Later layers lie on top and win. Layers of
+    PAINT_MIN_ALPHA and it lies in a mark at least 3 x 3 pixels wide (an eraser's leftover seams are not paint); it takes the class of the nearest brush colour. Later layers lie on top and win. Layers of
     another size than the photo (the editor may scale) are resized with nearest neighbour. ``classes`` is
     BACKGROUND where nothing is painted.
     """
@@ -44,7 +46,9 @@ def painted_classes(layers, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndar
         if img.size != (w, h):
             img = img.resize((w, h), Image.NEAREST)
         rgba = np.asarray(img)
-        painted = rgba[..., 3] >= PAINT_MIN_ALPHA
+        # the eraser leaves dotted seams of half-erased pixels along a stroke's edge: marks thinner than 3 px are
+        # not paint (every brush stroke is wider)
+        painted = ndimage.binary_opening(rgba[..., 3] >= PAINT_MIN_ALPHA, structure=_SEAM)
         if not painted.any():
             continue
         painted_any |= painted

@@ -15,8 +15,9 @@ from .inputs import BRUSH_COLOURS, _hex_rgb, painted_classes, trimap_from_layers
 
 #: how strongly a base trimap's class colour covers the photo in the painter (0: photo only, 1: colour only)
 TINT_OPACITY = 0.45
-#: the brush radius as a fraction of the photo's long side (30 px on a 1,000 px photo: a 60 px wide stroke)
-BRUSH_FRACTION = 0.03
+#: the brush radius as a fraction of the photo's long side (40 px on a 1,000 px photo: an 80 px wide stroke; Gradio's
+#: own default, a 50th of the short side, was found too small to paint a subject)
+BRUSH_FRACTION = 0.04
 MIN_BRUSH_RADIUS = 3
 
 

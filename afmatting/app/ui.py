@@ -173,6 +173,16 @@ CSS = """
   background: repeating-conic-gradient(#c8c8c8 0 25%, #ffffff 0 50%) 50% / 20px 20px;
 }
 #afm-run {min-height: 3em; font-size: 1.1em}
+/* the colour picker's swatch is a visible, labelled button, not a white 40 px dash on white */
+#afm-colour .dialog-button {width: 100%; height: 2.2em; border: 1px solid var(--border-color-primary);
+  border-radius: var(--radius-sm)}
+/* the painter's three swatches carry their class's name */
+#afm-editor menu.swatch {display: flex; flex-direction: column; gap: 4px; width: auto}
+#afm-editor menu.swatch button.color {width: auto; min-width: 6.5em; height: 1.9em; border-radius: 4px;
+  color: white; font-weight: 600; font-size: 12px; padding: 0 .5em}
+#afm-editor menu.swatch button.color:nth-child(1)::after {content: "Foreground"}
+#afm-editor menu.swatch button.color:nth-child(2)::after {content: "Unknown"}
+#afm-editor menu.swatch button.color:nth-child(3)::after {content: "Background"}
 /* phone width: photo and Matte button first, then the results, then the painter */
 @media (max-width: 768px) {
   #afm-results-col {order: 2}
@@ -220,7 +230,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                 with gr.Row():
                     run = gr.Button("Matte", variant="primary", elem_id="afm-run", scale=2)
                     refine = gr.Checkbox(value=True, label="Refine (recommended)", elem_id="afm-refine", scale=1,
-                                         info="with a trimap: sharper edges, about a second more")
+                                         info="sharper edges with a trimap")
                 with gr.Row():
                     colour = gr.ColorPicker(value="#ffffff", label="Background colour", elem_id="afm-colour",
                                             min_width=120)
@@ -264,9 +274,9 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                 slider = gr.ImageSlider(label="Before / after (drag)", type="filepath", format="png",
                                         elem_id="afm-slider", max_height=420)
                 with gr.Row():
-                    cutout_out = gr.Image(label="Cut-out (transparent)", type="filepath", format="png",
+                    cutout_out = gr.Image(label="Cut-out", type="filepath", format="png",
                                           interactive=False, elem_id="afm-cutout", height=220, min_width=140)
-                    alpha_out = gr.Image(label="Alpha matte", type="filepath", format="png", interactive=False,
+                    alpha_out = gr.Image(label="Alpha", type="filepath", format="png", interactive=False,
                                          elem_id="afm-alpha", height=220, min_width=140)
                 trimap_out = gr.Image(label="Trimap used", type="filepath", format="png", interactive=False,
                                       visible=False, elem_id="afm-trimap-used", height=160)
