@@ -364,6 +364,9 @@ def test_refine_checkbox(service, model_dirs, files):
     expected = service.store.load(model_dirs["trimap"]).predict(files["photo"], trimap=trimap, max_side=512,
                                                                 refine=False)
     np.testing.assert_array_equal(plain.alpha, expected.alpha)
+    # refined in stages (for progress), the matte is still predict()'s with its default refinement
+    expected = service.store.load(model_dirs["trimap"]).predict(files["photo"], trimap=trimap, max_side=512)
+    np.testing.assert_array_equal(refined.alpha, expected.alpha)
     # without a trimap the checkbox changes nothing
     free = [h.matte(files["photo"], AUTO, None, None, "background", "#fff", None, 512, r)[-1].alpha
             for r in (False, True)]

@@ -21,8 +21,9 @@ its edge) or unknown (only scribble), as chosen. See :mod:`afmatting.app.painter
 Progress. The service reports real stages (reading, network, each refinement level, foreground colours, writing)
 to a callback; the UI feeds them into ``gr.Progress``.
 
-All matting goes through :func:`afmatting.inference.predict`; outputs are written as PNG (never webp, which would
-destroy the alpha).
+The network runs through :func:`afmatting.inference.predict` (``refine=False``) and the service then refines with
+:func:`afmatting.refine.refine_alpha`, the very call ``predict`` makes, so that each level reports progress: the
+app's matte equals ``predict``'s. Outputs are written as PNG (never webp, which would destroy the alpha).
 
 Modules, one concern each: ``config`` (what the app serves), ``models`` (which model serves a request),
 ``inputs`` (painted layers and colours), ``painter`` (the painter's pictures and its trimap), ``auto`` (the
