@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -324,6 +325,105 @@ def log_val_images(accelerator, panels, step: int) -> None:
         tracker.add_image(f"val/{name}", panel, step, dataformats="HWC")
 
 
+# ----------------------------------------------------------------------------------------------- checkpoints
+#: written last into a checkpoint folder, listing every file with its size: a folder without it was cut off
+COMPLETE_MARKER = "checkpoint_complete.json"
+#: files accelerate always writes; checkpoints from before the marker existed are judged by these
+REQUIRED_STATE_FILES = ("optimizer.bin", "scheduler.bin", "random_states_0.pkl")
+
+
+def checkpoint_step(folder: Path) -> int | None:
+    """The step of a ``checkpoint-<step>`` folder, None for any other name."""
+    prefix, _, number = folder.name.partition("-")
+    return int(number) if prefix == "checkpoint" and number.isdigit() else None
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a complete checkpoint (a short phrase), or None when it is complete.
+
+    Complete means: the marker lists every file with its size and they all match. Folders saved before the marker
+    existed pass when accelerate's state files are present and every safetensors file's header and length check out.
+    """
+    marker = folder / COMPLETE_MARKER
+    if marker.is_file():
+        try:
+            sizes = json.loads(marker.read_text())["files"]
+        except (ValueError, KeyError, TypeError):
+            return f"its {COMPLETE_MARKER} is unreadable"
+        for name, size in sizes.items():
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != size:
+                return f"'{name}' is missing or has the wrong size"
+        return None
+    missing = [name for name in REQUIRED_STATE_FILES if not (folder / name).is_file()]
+    weights = sorted(folder.glob("model*.safetensors"))
+    if missing or not weights:
+        return f"no {COMPLETE_MARKER} and missing {missing or ['model.safetensors']}"
+    from safetensors import safe_open
+
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="pt"):  # checks the header against the file's length
+                pass
+        except Exception as e:  # noqa: BLE001  (safetensors raises several types for a cut-off file)
+            return f"'{path.name}' is unreadable ({type(e).__name__})"
+    return None
+
+
+def complete_checkpoints(checkpoints_dir: Path, warn=None) -> list[Path]:
+    """The complete ``checkpoint-<step>`` folders of ``checkpoints_dir``, oldest first; ``warn(message)`` is called
+    for each incomplete one."""
+    if not checkpoints_dir.is_dir():
+        return []
+    found = sorted((p for p in checkpoints_dir.iterdir() if p.is_dir() and checkpoint_step(p) is not None),
+                   key=checkpoint_step)
+    complete = []
+    for folder in found:
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            complete.append(folder)
+        elif warn is not None:
+            warn(f"skipping incomplete checkpoint {folder} ({problem})")
+    return complete
+
+
+def latest_complete_checkpoint(checkpoints_dir: Path, warn=None) -> Path | None:
+    """The newest complete checkpoint (incomplete newer ones are skipped, each named through ``warn``)."""
+    complete = complete_checkpoints(checkpoints_dir, warn=warn)
+    return complete[-1] if complete else None
+
+
+def save_checkpoint_atomically(accelerator, checkpoints_dir: Path, step: int) -> Path:
+    """Save the training state as ``checkpoints_dir/checkpoint-<step>`` so that a kill at any moment leaves either
+    no such folder or a complete one: every process writes into a hidden temporary folder, the main process adds the
+    completion marker and renames the folder into place (a rename within one file system is atomic)."""
+    final = checkpoints_dir / f"checkpoint-{step}"
+    partial = checkpoints_dir / f".checkpoint-{step}.partial"
+    if accelerator.is_main_process:
+        checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)  # left by a process killed while saving
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        files = {p.relative_to(partial).as_posix(): p.stat().st_size for p in partial.rglob("*") if p.is_file()}
+        marker = partial / COMPLETE_MARKER
+        with open(marker, "w") as f:
+            json.dump({"step": step, "files": files}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if final.exists():  # saved again at the same step (an interrupt right after a scheduled save)
+            stale = checkpoints_dir / f".checkpoint-{step}.replaced"
+            shutil.rmtree(stale, ignore_errors=True)
+            os.replace(final, stale)
+            os.replace(partial, final)
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            os.replace(partial, final)
+    accelerator.wait_for_everyone()
+    return final
+
+
 # ------------------------------------------------------------------------------------------------------- main
 def main(argv=None):
     args = parse_args(argv)
@@ -390,25 +490,30 @@ def main(argv=None):
     if args.resume_from_checkpoint:
         ckpt = args.resume_from_checkpoint
         if ckpt == "latest":
-            found = sorted((output_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-            ckpt = str(found[-1]) if found else None
+            found = latest_complete_checkpoint(output_dir / "checkpoints", warn=logger.warning)
+            ckpt = str(found) if found is not None else None
         if ckpt is None:
-            accelerator.print("No checkpoint found; starting from scratch.")
+            accelerator.print("No complete checkpoint found; starting from scratch.")
         else:
             if not Path(ckpt).is_dir():
                 sys.exit(f"error: checkpoint '{ckpt}' does not exist")
+            if checkpoint_step(Path(ckpt)) is None:
+                sys.exit(f"error: '{ckpt}' is not a checkpoint folder (its name must be checkpoint-<step>)")
+            problem = checkpoint_problem(Path(ckpt))
+            if problem:
+                sys.exit(f"error: checkpoint '{ckpt}' is incomplete ({problem}); resume from an earlier one or "
+                         f"'latest', which skips incomplete checkpoints")
             accelerator.print(f"Resuming from {ckpt}")
             accelerator.load_state(ckpt)
-            global_step = int(Path(ckpt).name.split("-")[1])
+            global_step = checkpoint_step(Path(ckpt))
             consumed_batches = global_step * args.gradient_accumulation_steps
             first_epoch, skip_batches = divmod(consumed_batches, batches_per_epoch)
 
     def save_checkpoint(step: int) -> None:
-        folder = output_dir / "checkpoints" / f"checkpoint-{step}"
-        accelerator.save_state(str(folder))
+        save_checkpoint_atomically(accelerator, output_dir / "checkpoints", step)
         if accelerator.is_main_process and args.checkpoints_total_limit:
-            found = sorted((output_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-            for old in found[: max(0, len(found) - args.checkpoints_total_limit)]:
+            complete = complete_checkpoints(output_dir / "checkpoints")
+            for old in complete[: max(0, len(complete) - args.checkpoints_total_limit)]:
                 shutil.rmtree(old, ignore_errors=True)
 
     best = {"value": float("inf"), "step": None, "metrics": None}

@@ -1,0 +1,103 @@
+"""Crash-safe training checkpoints: a kill while saving never breaks ``--resume_from_checkpoint latest``."""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from .conftest import import_script
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = str(ROOT / "train" / "configs" / "smoke.yaml")
+COMMON = ["--config", SMOKE, "--log_with", "none", "--max_steps", "6", "--checkpointing_steps", "2",
+          "--checkpoints_total_limit", "5", "--validation_steps", "0", "--num_workers", "0"]
+
+train = import_script("train/train.py", "afm_train_checkpoints")
+
+
+def run_killed_during_second_save(out: Path) -> subprocess.CompletedProcess:
+    """Run training in a child process that is SIGKILLed while its second checkpoint (step 4) is being saved:
+    after accelerate has written the state files, before the save returns."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        import torch
+        torch.set_num_threads(1)
+        from accelerate import Accelerator
+        original = Accelerator.save_state
+        calls = []
+        def save_then_die(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            calls.append(1)
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        Accelerator.save_state = save_then_die
+        sys.path.insert(0, {str(ROOT / "train")!r})
+        import train
+        train.main({COMMON + ["--output_dir", str(out)]!r})
+    """)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_kill_while_saving_leaves_latest_resumable(tmp_path, caplog):
+    out = tmp_path / "run"
+    proc = run_killed_during_second_save(out)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    checkpoints = out / "checkpoints"
+    # the cut-off save is a hidden partial folder; the only checkpoint-<step> is the complete one
+    assert sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith(".")) == ["checkpoint-2"]
+    assert (checkpoints / ".checkpoint-4.partial").is_dir()
+    assert train.latest_complete_checkpoint(checkpoints).name == "checkpoint-2"
+
+    train.main(COMMON + ["--output_dir", str(out), "--resume_from_checkpoint", "latest"])
+    assert json.loads((out / "train_summary.json").read_text())["steps"] == 6
+    names = sorted(p.name for p in checkpoints.iterdir())
+    assert names == ["checkpoint-2", "checkpoint-4", "checkpoint-6"]  # the partial folder was replaced
+    for name in names:
+        assert train.checkpoint_problem(checkpoints / name) is None
+
+
+def test_latest_skips_an_incomplete_newer_checkpoint_with_a_warning(tmp_path, caplog):
+    out = tmp_path / "run"
+    train.main(COMMON + ["--output_dir", str(out), "--max_steps", "4"])
+    checkpoints = out / "checkpoints"
+    good = checkpoints / "checkpoint-4"
+    # an incomplete checkpoint-6: copied, its weights cut short, no completion marker (as after a kill in an older
+    # version, or an interrupted copy)
+    bad = checkpoints / "checkpoint-6"
+    shutil.copytree(good, bad)
+    (bad / train.COMPLETE_MARKER).unlink()
+    weights = bad / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert "model.safetensors" in train.checkpoint_problem(bad)
+
+    warnings = []
+    assert train.latest_complete_checkpoint(checkpoints, warn=warnings.append) == good
+    assert len(warnings) == 1 and "checkpoint-6" in warnings[0]
+
+    # through the command line: resumes from step 4 (and trains on to 6) instead of crashing
+    with caplog.at_level(logging.WARNING):
+        train.main(COMMON + ["--output_dir", str(out), "--resume_from_checkpoint", "latest"])
+    assert "incomplete checkpoint" in caplog.text and "checkpoint-6" in caplog.text
+    assert json.loads((out / "train_summary.json").read_text())["steps"] == 6
+
+
+def test_marker_catches_a_truncated_file_and_explicit_incomplete_checkpoint_is_refused(tmp_path):
+    out = tmp_path / "run"
+    train.main(COMMON + ["--output_dir", str(out), "--max_steps", "2"])
+    folder = out / "checkpoints" / "checkpoint-2"
+    assert train.checkpoint_problem(folder) is None
+    optimizer = folder / "optimizer.bin"
+    optimizer.write_bytes(optimizer.read_bytes()[:100])
+    assert "optimizer.bin" in train.checkpoint_problem(folder)
+    try:
+        train.main(COMMON + ["--output_dir", str(out), "--resume_from_checkpoint", str(folder)])
+    except SystemExit as e:
+        assert "incomplete" in str(e) and "checkpoint-2" in str(e)
+    else:
+        raise AssertionError("an incomplete checkpoint was resumed")
