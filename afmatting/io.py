@@ -129,13 +129,13 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
         return np.clip(arr, 0, 1)[..., None]
     if mode in ("1", "L"):
         return (np.asarray(img.convert("L"), dtype=np.float32) / 255.0)[..., None]
-    if mode == "LA":
-        return np.asarray(img, dtype=np.float32) / 255.0
     if mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    elif mode not in ("RGB", "RGBA"):
+    elif mode not in ("RGB", "RGBA", "LA"):
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX ...
-    return np.asarray(img, dtype=np.float32) / 255.0
+    arr = np.asarray(img, dtype=np.float32)
+    arr /= 255.0  # in place: one float copy of the image at a time
+    return arr
 
 
 def array_to_float(arr: np.ndarray, name: str = "image") -> np.ndarray:

@@ -118,9 +118,22 @@ def alpha_to_tensor(alpha: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(values)[None]
 
 
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    """float in [0, 1] -> uint8 0..255 with rounding (values outside [0, 1] are clipped)."""
-    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+def to_uint8(x: np.ndarray, rows_per_chunk: int = 256) -> np.ndarray:
+    """float (H, W, ...) in [0, 1] -> uint8 0..255 with rounding (values outside [0, 1] are clipped).
+
+    Converted a block of rows at a time, so the float temporaries stay small for any image size.
+    """
+    x = np.asarray(x)
+    if x.ndim == 0:
+        return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    work_dtype = np.result_type(x.dtype, np.float32)  # float64 stays float64: the same rounding as one pass
+    out = np.empty(x.shape, dtype=np.uint8)
+    for start in range(0, x.shape[0], rows_per_chunk):
+        block = np.clip(np.asarray(x[start:start + rows_per_chunk], dtype=work_dtype), 0.0, 1.0)
+        block *= 255.0
+        block += 0.5
+        out[start:start + rows_per_chunk] = block  # float -> uint8 truncates: the +0.5 rounds
+    return out
 
 
 def resize_tensor(x: torch.Tensor, size, mode: str = "bilinear") -> torch.Tensor:
