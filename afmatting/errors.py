@@ -36,3 +36,11 @@ class MissingDependencyError(AFMattingError):
 
 class OnnxModelError(AFMattingError):
     """An ONNX file is missing, corrupt, not an afmatting export, or failed its parity check against PyTorch."""
+
+
+class ModelConfigError(CheckpointError):
+    """A model configuration (config.json or constructor arguments) has a bad type, range or key; names the key."""
+
+
+class ModelOutputError(AFMattingError):
+    """A model produced an unusable output (NaN or infinite alpha); names the model."""

@@ -33,6 +33,7 @@ from huggingface_hub.errors import (
 
 from .bundled import BUNDLED_MODELS, DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
 from .errors import CheckpointError
+from .model_config import validate_model_config
 
 #: the errors of huggingface_hub that mean "this model cannot be had from the Hub now"
 HUB_ERRORS = (OfflineModeIsEnabled, LocalEntryNotFoundError, EntryNotFoundError, HfHubHTTPError, HFValidationError)
@@ -77,10 +78,24 @@ def resolve_source(name) -> str | Path:
     if not config.exists():
         raise CheckpointError(f"'{folder}' is not an afmatting model directory: it has no config.json.")
     try:
-        json.loads(config.read_text())
-    except json.JSONDecodeError as e:
+        values = json.loads(config.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"'{config}' is not valid JSON: {e}.") from None
+    validate_model_config(values, f"'{config}'")
     return folder
+
+
+def validate_hub_config(repo_id: str, hub_kwargs: dict) -> None:
+    """Fetch (or find in the cache) a Hub model's config.json and validate it before the model is built; Hub errors
+    propagate for :func:`hub_error` to translate."""
+    keys = ("revision", "cache_dir", "force_download", "token", "local_files_only")
+    path = hf_hub_download(repo_id=repo_id, filename=constants.CONFIG_NAME,
+                           **{k: hub_kwargs[k] for k in keys if k in hub_kwargs})
+    try:
+        values = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"config.json of '{repo_id}' is not valid JSON: {e}.") from None
+    validate_model_config(values, f"config.json of '{repo_id}'")
 
 
 def hub_error(error: Exception, name) -> CheckpointError | None:
@@ -143,6 +158,7 @@ def load_checkpoint(model, path: str, strict: bool = True, map_location: str = "
     Raises CheckpointError naming the missing, unexpected and mis-shaped keys (never a silent partial load).
     """
     from safetensors import SafetensorError
+    import torch
     from safetensors.torch import load_file
 
     try:
@@ -167,6 +183,13 @@ def load_checkpoint(model, path: str, strict: bool = True, map_location: str = "
         )
     if not strict:
         state = {k: v for k, v in state.items() if k in own and k not in wrong}
+    # corrupted bytes decode as NaN/inf: refuse them here, not as an all-NaN matte later (one pass per load)
+    non_finite = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if non_finite:
+        raise CheckpointError(
+            f"Checkpoint '{path}' holds NaN or infinite values in {len(non_finite)} tensors, e.g. {non_finite[:5]}: "
+            f"the file is corrupt."
+        )
     model.load_state_dict(state, strict=strict)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .adapt import adapt_and_predict
-from .errors import AFMattingError, InvalidTrimapError
+from .errors import AFMattingError, InvalidTrimapError, ModelOutputError
 from .processing import (
     DEFAULT_MAX_SIDE,
     apply_known_region,
@@ -104,7 +104,24 @@ def predict(
             start = time.perf_counter()
             result.alpha = refine_alpha(result.image, result.trimap, result.alpha)
             result.extra.update(refined=True, refine_seconds=time.perf_counter() - start)
+    for result in results:
+        check_finite_alpha(result.alpha, model, result.name)
     return results[0] if single else results
+
+
+def model_label(model) -> str:
+    """How error messages name a model: where it was loaded from, else its backbone."""
+    return getattr(model, "name_or_path", None) or f"AFMatting({getattr(model, 'backbone_name', '?')})"
+
+
+def check_finite_alpha(alpha: np.ndarray, model, image_name: str = "") -> None:
+    """Refuse an alpha with NaN or infinite values (a broken model must not yield a silently wrong matte)."""
+    if not np.isfinite(alpha).all():
+        bad = int(np.count_nonzero(~np.isfinite(alpha)))
+        raise ModelOutputError(
+            f"The model {model_label(model)} produced {bad} NaN/infinite alpha values"
+            + (f" for '{image_name}'" if image_name else "") + ": its weights or inputs are broken."
+        )
 
 
 def _predict_batched(model, images, trimaps, max_side, batch_size, progress) -> list[MattingResult]:

@@ -16,7 +16,15 @@ from torch import nn
 
 from .backbones import create_backbone, pad_multiple
 from .errors import AFMattingError, InvalidImageError, InvalidTrimapError
-from .hub import MODEL_CARD_TEMPLATE, hub_error, load_checkpoint, resolve_source, resolve_weights_file
+from .hub import (
+    MODEL_CARD_TEMPLATE,
+    hub_error,
+    load_checkpoint,
+    resolve_source,
+    resolve_weights_file,
+    validate_hub_config,
+)
+from .model_config import validate_model_config
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -125,7 +133,14 @@ class AFMatting(
         head_width: int = 16,
     ):
         super().__init__()
+        # types and ranges first: nothing is allocated for a bad configuration
+        validate_model_config(dict(backbone=backbone, trimap_input=trimap_input,
+                                   pretrained_backbone=pretrained_backbone, detail_widths=detail_widths,
+                                   fusion_widths=fusion_widths, neck_width=neck_width, head_width=head_width),
+                              "AFMatting arguments")
         self.backbone_name = backbone
+        #: where the model was loaded from (set by from_pretrained); names the model in error messages
+        self.name_or_path: str | None = None
         self.trimap_input = bool(trimap_input)
         in_channels = 4 if self.trimap_input else 3
         self.backbone, channels, reductions = create_backbone(backbone, in_channels, pretrained_backbone)
@@ -222,11 +237,16 @@ class AFMatting(
 
         What a name means and how loading fails is :mod:`afmatting.hub`'s policy: bundled names resolve to folders
         inside the installed package; loading is strict (any missing, unexpected or mis-shaped tensor raises
-        CheckpointError naming the keys); Hub errors become a CheckpointError naming the model.
+        CheckpointError naming the keys); Hub errors become a CheckpointError naming the model. The config is
+        validated (:mod:`afmatting.model_config`) before anything is allocated.
         """
-        source = resolve_source(pretrained_model_name_or_path)
+        source = resolve_source(pretrained_model_name_or_path)  # a local folder's config is validated there
         try:
-            return super().from_pretrained(source, **kwargs)
+            if isinstance(source, str):
+                validate_hub_config(source, kwargs)  # before the mixin parses it
+            model = super().from_pretrained(source, **kwargs)
+            model.name_or_path = str(pretrained_model_name_or_path)
+            return model
         except Exception as e:
             translated = hub_error(e, source)
             if translated is None:
