@@ -101,3 +101,39 @@ def test_marker_catches_a_truncated_file_and_explicit_incomplete_checkpoint_is_r
         assert "incomplete" in str(e) and "checkpoint-2" in str(e)
     else:
         raise AssertionError("an incomplete checkpoint was resumed")
+
+
+def test_corrupt_dataset_image_is_one_error_line(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    for sub in ("image", "alpha"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)).save(tmp_path / "data" / "image" / f"{i}.png")
+        Image.fromarray(np.full((32, 32), 100, np.uint8)).save(tmp_path / "data" / "alpha" / f"{i}.png")
+    broken = tmp_path / "data" / "image" / "1.png"
+    broken.write_bytes(broken.read_bytes()[:60])  # truncated
+    code = train.run_from_command_line(COMMON + ["--dataset", str(tmp_path / "data"),
+                                                 "--output_dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error:") and "1.png" in err[0], err
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_script_errors_exit_2_and_bugs_get_a_summary_line_first(tmp_path, capsys, monkeypatch):
+    code = train.run_from_command_line(COMMON + ["--output_dir", str(tmp_path / "run"), "--resume_from_checkpoint",
+                                                 str(tmp_path / "nowhere" / "checkpoint-3")])
+    assert code == 2 and capsys.readouterr().err.strip().startswith("error: checkpoint")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(train, "compute_losses", broken)
+    code = train.run_from_command_line(COMMON + ["--output_dir", str(tmp_path / "run2")])
+    err = capsys.readouterr().err
+    assert code == 1
+    summary = "error: training failed with RuntimeError: simulated bug\n"
+    assert summary in err and "Traceback" in err
+    assert err.index(summary) < err.index("Traceback")  # the summary comes first (progress bars may precede it)

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from afmatting import AFMatting
 from afmatting.data import load_matting_dataset, training_dataset
+from afmatting.errors import AFMattingError
 from afmatting.evaluation import evaluate
 from afmatting.losses import alpha_loss, dc_loss, ddc_loss, known_loss, scaled_ddc_loss
 from afmatting.data.synthetic import make_synthetic_dataset
@@ -642,5 +643,29 @@ def card_kwargs(args, metrics: dict | None, step: int) -> dict:
     return {"training": training, "metrics": scores}
 
 
+def run_from_command_line(argv=None) -> int:
+    """``main`` for the command line: a user error (bad dataset, model config, checkpoint) is one ``error:`` line
+    and exit code 2; any other failure prints a one-line summary before its traceback and exits 1."""
+    try:
+        main(argv)
+    except AFMattingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:
+        if isinstance(e.code, str):  # the script's own "error: ..." exits
+            print(e.code, file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001  (the summary line, then the traceback for a bug report)
+        import traceback
+
+        print(f"error: training failed with {type(e).__name__}: {e}", file=sys.stderr)
+        traceback.print_exc()
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(run_from_command_line())
