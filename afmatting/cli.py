@@ -31,25 +31,11 @@ def load_model(model: str | None, *, trimap: bool, device: str | None = None):
     return m
 
 
-def find_trimap(trimap_arg: str | None, image_path: Path) -> Path | None:
-    """--trimap FILE: that file; --trimap DIR: the file in DIR whose stem matches the image's (any extension,
-    also ``<stem>_trimap``)."""
-    if trimap_arg is None:
-        return None
-    p = Path(trimap_arg)
-    if not p.is_dir():
-        return p
-    for stem in (image_path.stem, image_path.stem + "_trimap"):
-        matches = sorted(q for q in p.glob(stem + ".*") if q.is_file())
-        if matches:
-            return matches[0]
-    raise AFMattingError(f"No trimap for '{image_path.name}' in '{p}' (looked for {image_path.stem}.* ).")
-
-
 def cmd_matte(args) -> int:
     """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``)."""
     from tqdm.auto import tqdm
 
+    from .batch_files import find_trimap, plan_outputs, prepare_output_folder, write_image_atomically
     from .io import list_images
 
     if args.adapt < 0:
@@ -61,6 +47,14 @@ def cmd_matte(args) -> int:
     inputs = list_images(args.inputs)
     if not inputs:
         print(f"error: no images found in {args.inputs}", file=sys.stderr)
+        return 2
+    # every output path is decided (collisions, existing files, a bad --out) before any work starts
+    try:
+        out = prepare_output_folder(args.out)
+        plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
+                            skip_existing=args.skip_existing)
+    except AFMattingError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     trimap_mode = args.trimap is not None
     try:
@@ -75,23 +69,22 @@ def cmd_matte(args) -> int:
     if model.trimap_input and not trimap_mode:
         print("error: this model needs a trimap: pass --trimap FILE or --trimap DIR.", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     failures = []
-    for path in tqdm(inputs, desc="matting", unit="img", disable=args.quiet or len(inputs) < 2):
+    for path, outputs in tqdm(plan.todo, desc="matting", unit="img", disable=args.quiet or len(plan.todo) < 2):
         try:
             trimap = find_trimap(args.trimap, path)
             result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
                                    refine=not args.no_refine, progress=args.adapt > 0 and not args.quiet)
-            result.alpha_image().save(out / f"{path.stem}_alpha.png")
+            write_image_atomically(result.alpha_image(), outputs[0])
             if not args.no_cutout:
-                result.cutout().save(out / f"{path.stem}_cutout.png")
+                write_image_atomically(result.cutout(), outputs[1])
         except (AFMattingError, OSError) as e:
             failures.append((path, e))
             tqdm.write(f"skipped {path}: {e}", file=sys.stderr)
-    done = len(inputs) - len(failures)
+    done = len(plan.todo) - len(failures)
     if not args.quiet:
-        print(f"{done}/{len(inputs)} images matted into {out}" + (f"; {len(failures)} failed" if failures else ""))
+        print(f"{done}/{len(plan.todo)} images matted into {out}" + (f"; {len(failures)} failed" if failures else "")
+              + (f"; {len(plan.skipped)} skipped (outputs exist)" if plan.skipped else ""))
     return 1 if failures else 0
 
 
@@ -124,7 +117,11 @@ def cmd_eval(args) -> int:
 
 def add_matte_subcommand(subparsers) -> None:
     """Register ``afmatting matte`` on an argparse ``subparsers`` object (handler: :func:`cmd_matte`)."""
-    p = subparsers.add_parser("matte", help="matte images: writes <stem>_alpha.png and <stem>_cutout.png")
+    p = subparsers.add_parser("matte", help="matte images: writes <stem>_alpha.png and <stem>_cutout.png",
+                              description="Outputs are named by file stem; two inputs with the same stem (a.png "
+                                          "and a.jpg) are refused before any work starts. Existing outputs are never "
+                                          "overwritten without --overwrite. With a trimap folder, each image takes "
+                                          "the trimap with exactly its stem (or <stem>_trimap).")
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--trimap", help="a trimap file, or a folder of trimaps matched to the images by file name")
@@ -137,6 +134,11 @@ def add_matte_subcommand(subparsers) -> None:
                    help="with --trimap: return the network's matte alone (by default it is refined per image with "
                         "the matting Laplacian's colour-line prior; about a second per photo)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace existing outputs (default: refuse to start when any output exists)")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="skip images whose outputs all exist (resume an interrupted folder run)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_matte)
 
