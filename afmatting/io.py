@@ -110,10 +110,11 @@ def image_size(path, what: str = "image") -> tuple[int, int]:
     return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
 
 
-def pil_to_array(img: Image.Image) -> np.ndarray:
+def pil_to_array(img: Image.Image, name: str = "image") -> np.ndarray:
     """Convert any PIL mode to a float array (H, W, C) in [0, 1], C in {1, 3, 4}.
 
-    16-bit and 32-bit modes keep their precision; palette and CMYK images are converted to RGB(A).
+    16-bit and 32-bit modes keep their precision; palette and CMYK images are converted to RGB(A). A float image
+    (mode F, e.g. a float TIFF) with NaN or infinite pixels is refused (InvalidImageError naming ``name``).
     """
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
@@ -124,6 +125,9 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
         return (np.clip(arr / scale, 0, 1).astype(np.float32))[..., None]
     if mode == "F":
         arr = np.asarray(img, dtype=np.float32)
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise InvalidImageError(f"The {name} has {bad} NaN or infinite pixel values; pixels must be finite.")
         if arr.max() > 1.0:
             arr = arr / 255.0
         return np.clip(arr, 0, 1)[..., None]
@@ -246,7 +250,7 @@ def load_matte(source, *, name: str = "alpha", dtype=np.float64, max_pixels: int
     else:
         img = open_pil(source, max_pixels=max_pixels, what=name)
         if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-            return pil_to_array(img)[..., 0].astype(dtype)  # already scaled to [0, 1]
+            return pil_to_array(img, name=label)[..., 0].astype(dtype)  # already scaled to [0, 1]
         if img.mode == "P":
             img = img.convert("RGBA" if "transparency" in img.info else "RGB")
         elif img.mode not in ("1", "L", "LA", "RGB", "RGBA"):
@@ -280,7 +284,7 @@ def load_image(source: ImageLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.n
             )
         return to_rgb(arr)
     img = open_pil(source, max_pixels=max_pixels, what="image")
-    return to_rgb(pil_to_array(img))
+    return to_rgb(pil_to_array(img, name=f"image {describe(source)}"))
 
 
 def list_images(paths, recursive: bool = False) -> list[Path]:

@@ -96,7 +96,7 @@ def load_trimap(source, shape: tuple[int, int] | None = None) -> np.ndarray:
     else:
         img = open_pil(source, what="trimap")
         if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-            values = pil_to_array(img)[..., 0] * 255.0
+            values = pil_to_array(img, name=name)[..., 0] * 255.0
         else:
             if img.mode == "P":
                 img = img.convert("RGB")
