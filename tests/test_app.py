@@ -32,6 +32,7 @@ from afmatting.app import (  # noqa: E402
     Handlers,
     MattingService,
     build_demo,
+    build_parser,
     launch_kwargs,
     main,
     band_rule_trimap,
@@ -373,9 +374,30 @@ def test_refine_checkbox(service, model_dirs, files):
     np.testing.assert_array_equal(*free)
 
 
-def test_unknown_hub_id_offline_gives_a_clear_message(service, files, monkeypatch):
+def test_typed_models_are_refused_unless_opted_in(service, files, model_dirs, tmp_path, monkeypatch, tiny_vit):
+    other = tmp_path / "someone-elses-model"
+    tiny_vit.save_pretrained(other)
+    for typed in (str(other), "someone/huge-matting-model"):
+        with pytest.raises(gr.Error, match="not one of the models this app offers"):
+            Handlers(service).matte(files["photo"], typed, None, None, "background", "#fff", None, 512)
+        assert typed not in service.store._models  # refused before loading anything
+    monkeypatch.delenv("AFMATTING_ALLOW_CUSTOM_MODELS", raising=False)
+    assert DemoConfig().allow_custom_models is False and DemoConfig.from_env().allow_custom_models is False
+    monkeypatch.setenv("AFMATTING_ALLOW_CUSTOM_MODELS", "1")
+    assert DemoConfig.from_env().allow_custom_models is True
+    assert build_parser().parse_args(["--allow-custom-models"]).allow_custom_models is True
+    opted_in = MattingService(DemoConfig(model=model_dirs["free"], allow_custom_models=True))
+    opted_in.store.setup()
+    out = Handlers(opted_in).matte(files["photo"], str(other), None, None, "background", "#fff", None, 512)
+    assert out[-1].alpha.shape == (96, 128)
+
+
+def test_unknown_hub_id_offline_gives_a_clear_message(model_dirs, files, monkeypatch):
     from huggingface_hub import constants
 
+    service = MattingService(DemoConfig(model=model_dirs["free"], trimap_model=model_dirs["trimap"],
+                                        allow_custom_models=True))
+    service.store.setup()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
 
     def no_network(*args, **kwargs):

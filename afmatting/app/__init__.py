@@ -5,10 +5,12 @@
 
 Models. ``--model`` / ``AFMATTING_MODEL`` and ``--trimap-model`` / ``AFMATTING_TRIMAP_MODEL`` name a local
 directory, a Hub id or a bundled name. Without them the bundled models serve: the trimap-free one for a photo
-alone, the trimap-input one when a trimap is given. When no model at all is available the app still starts, says
-so at the top of the page, and every matte request answers with the same message; a model typed into the model box
-(a local folder or a Hub id) still works. A model named explicitly on the command line that cannot be loaded stops
-the app at startup instead, since that is a mistake in the command.
+alone, the trimap-input one when a trimap is given. The model box offers only those (an allow-list): a visitor
+cannot make the server load an arbitrary folder or Hub repository, whose config and weights could exhaust it.
+``--allow-custom-models`` / ``AFMATTING_ALLOW_CUSTOM_MODELS=1`` opts in to typed folders and Hub ids (a private,
+trusted deployment). When no model at all is available the app still starts, says so at the top of the page, and
+every matte request answers with the same message. A model named explicitly on the command line that cannot be
+loaded stops the app at startup instead, since that is a mistake in the command.
 An exported ``.onnx`` file also serves as a model wherever one is named (run by onnxruntime).
 
 Trimaps. The painter sits next to the photo, with three fixed brush colours: green = foreground, blue = unknown,

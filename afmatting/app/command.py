@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=None, help="matting requests run at once (default 1)")
     p.add_argument("--device", default=None, help="torch device, e.g. cuda")
     p.add_argument("--share", action="store_true", help="also create a public gradio.live link (needs internet)")
+    p.add_argument("--allow-custom-models", action="store_true", default=None,
+                   help="let visitors type any local model folder or Hub id into the model box (off by default: "
+                        "only bundled models and --model / --trimap-model are served); env "
+                        "AFMATTING_ALLOW_CUSTOM_MODELS=1")
     return p
 
 
@@ -41,7 +45,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = DemoConfig.from_env(model=args.model, trimap_model=args.trimap_model,
-                                     concurrency=args.concurrency, device=args.device)
+                                     concurrency=args.concurrency, device=args.device,
+                                     allow_custom_models=args.allow_custom_models)
         if "max_side" in args:  # given on the command line: a number, or None for full resolution
             config.max_side = args.max_side
         demo = build_demo(config)

@@ -29,8 +29,9 @@ class DemoConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     concurrency: int = 1
     device: str | None = None
-    #: let visitors type local paths / Hub ids into the model box (turn off for a public deployment if you like)
-    allow_custom_models: bool = True
+    #: let visitors type local paths / Hub ids into the model box: off by default, since a hostile repository's
+    #: config or weights could exhaust the server; only bundled models and those named at startup are served
+    allow_custom_models: bool = False
 
     @classmethod
     def from_env(cls, **overrides) -> "DemoConfig":
@@ -42,7 +43,7 @@ class DemoConfig:
             max_pixels=int(env.get("AFMATTING_MAX_PIXELS", DEFAULT_MAX_PIXELS)),
             concurrency=int(env.get("AFMATTING_CONCURRENCY", 1)),
             device=env.get("AFMATTING_DEVICE") or None,
-            allow_custom_models=env.get("AFMATTING_ALLOW_CUSTOM_MODELS", "1").lower() not in ("0", "false", "no"),
+            allow_custom_models=env.get("AFMATTING_ALLOW_CUSTOM_MODELS", "0").lower() in ("1", "true", "yes"),
         )
         for key, value in overrides.items():
             if value is not None:

@@ -15,8 +15,7 @@ AUTO = "auto"
 
 NO_MODEL_MESSAGE = (
     "No matting model is available: the bundled models are not installed in this version of afmatting. "
-    "Start the app with `--model DIR_OR_HUB_ID` (or set `AFMATTING_MODEL`), or type a local model folder or a "
-    "Hub id into the Model box."
+    "Start the app with `--model DIR_OR_HUB_ID` (or set `AFMATTING_MODEL`)."
 )
 
 
@@ -73,10 +72,11 @@ class ModelStore:
 
     def auto_info(self) -> str:
         """The model box's help line: what "auto" picks, then what else may be typed."""
+        typed = "type a local model folder or a Hugging Face Hub id" if self.config.allow_custom_models else ""
         if not self.any_model:
-            return "no model is installed: type a local model folder or a Hugging Face Hub id"
-        return (f"auto: {self.image_model or '—'} for a photo alone, {self.trimap_model or '—'} with a trimap; "
-                "or type a local model folder or a Hub id")
+            return "no model is installed" + (f": {typed}" if typed else " (start the app with --model)")
+        return (f"auto: {self.image_model or '—'} for a photo alone, {self.trimap_model or '—'} with a trimap"
+                + (f"; or {typed}" if typed else ""))
 
     def status_markdown(self) -> str:
         if not self.any_model:
@@ -138,7 +138,8 @@ class ModelStore:
             return self.load(self.image_model)
         known = {value for _, value in self.choices()}
         if choice not in known and not self.config.allow_custom_models:
-            raise CheckpointError(f"'{choice}' is not one of the models this app offers.")
+            raise CheckpointError(f"'{choice}' is not one of the models this app offers (it serves only its listed "
+                                  f"models; typed folders and Hub ids need --allow-custom-models).")
         model = self.load(choice)
         if model.trimap_input and not has_trimap:
             raise InvalidTrimapError(
