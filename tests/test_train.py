@@ -175,7 +175,7 @@ def test_bad_config_is_reported(tmp_path):
 @pytest.mark.slow
 def test_accelerate_launch_two_cpu_processes(tmp_path):
     out = tmp_path / "ddp"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))  # this checkout, not an installed copy
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            str(ROOT / "train" / "train.py"), "--config", SMOKE, "--output_dir", str(out), "--max_steps", "4",
