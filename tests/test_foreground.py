@@ -35,3 +35,11 @@ def test_bad_tile_size_and_shapes_are_refused(rng):
         estimate_foreground(image, np.zeros((8, 8), np.float32), tile_size=0)
     with pytest.raises(ValueError, match="alpha"):
         estimate_foreground(image, np.zeros((8, 9), np.float32))
+
+
+def test_to_uint8_in_row_blocks_equals_one_pass(rng):
+    from afmatting.processing import to_uint8
+
+    for x in (rng.random((700, 9, 3), dtype=np.float32) * 1.4 - 0.2, rng.random((300, 5)), np.array(0.5),
+              np.array([[0, 1], [2, 3]], np.uint8)):
+        np.testing.assert_array_equal(to_uint8(x), (np.clip(x, 0, 1) * 255.0 + 0.5).astype(np.uint8))
