@@ -157,8 +157,8 @@ def load_checkpoint(model, path: str, strict: bool = True, map_location: str = "
 
     Raises CheckpointError naming the missing, unexpected and mis-shaped keys (never a silent partial load).
     """
-    from safetensors import SafetensorError
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
