@@ -75,7 +75,8 @@ def measure_child(path: str, model_name: str, max_side: int, tile_size: int | No
     import torch
 
     torch.set_num_threads(threads)
-    from afmatting import AFMatting, foreground, inference
+    from afmatting import AFMatting, foreground
+    from afmatting import result as result_module
 
     if tile_size is not None:
         original = foreground.estimate_foreground
@@ -83,7 +84,7 @@ def measure_child(path: str, model_name: str, max_side: int, tile_size: int | No
         def with_tile_size(*args, **kwargs):
             return original(*args, tile_size=tile_size, **kwargs)
 
-        inference.estimate_foreground = with_tile_size
+        result_module.estimate_foreground = with_tile_size  # what MattingResult.foreground calls
     model = AFMatting.from_pretrained(model_name)
     model.predict(np.full((64, 64, 3), 0.5, np.float32), max_side=max_side).cutout()  # warm-up
     baseline = _status_kib("VmRSS")
