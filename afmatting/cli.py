@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import AFMattingError
 from .processing import DEFAULT_MAX_SIDE, FULL_RESOLUTION, max_side_argument
