@@ -74,7 +74,8 @@ def cmd_matte(args) -> int:
         try:
             trimap = find_trimap(args.trimap, path)
             result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
-                                   refine=not args.no_refine, progress=args.adapt > 0 and not args.quiet)
+                                   refine=not args.no_refine, two_stage=False if args.no_refine else None,
+                                   progress=args.adapt > 0 and not args.quiet)
             write_image_atomically(result.alpha_image(), outputs[0])
             if not args.no_cutout:
                 write_image_atomically(result.cutout(), outputs[1])
@@ -131,8 +132,10 @@ def add_matte_subcommand(subparsers) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
     p.add_argument("--no-refine", action="store_true",
-                   help="with --trimap: return the network's matte alone (by default it is refined per image with "
-                        "the matting Laplacian's colour-line prior; about a second per photo)")
+                   help="the network's matte alone: with --trimap, unrefined (by default it is refined per image "
+                        "with the matting Laplacian's colour-line prior; about a second per photo); without, the "
+                        "trimap-free network alone instead of the default two-stage path (network, automatic "
+                        "trimap, trimap model, refinement)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",

@@ -27,6 +27,7 @@ from .processing import (
 from .refine import refine_alpha
 from .refine_adam import refine_alpha_adam
 from .result import MattingResult, name_of
+from .two_stage import two_stage_predict, uses_two_stage_by_default
 
 __all__ = ["DEFAULT_MAX_SIDE", "MattingResult", "predict"]
 
@@ -42,6 +43,9 @@ def predict(
     adapt_steps: int = 0,
     refine: bool = True,
     refine_steps: int = 0,
+    two_stage: bool | None = None,
+    trimap_model=None,
+    saliency="auto",
     progress: bool = False,
 ):
     """Matte one image, or a list of images in batches.
@@ -58,9 +62,17 @@ def predict(
         adapt_steps: test-time adaptation steps (trimap models only; see :mod:`afmatting.adapt`).
         refine: with a trimap, refine the network's matte per image (the matting Laplacian's colour-line prior with a
             pull towards the network's matte, solved on the unknown pixels; see :mod:`afmatting.refine`). On by
-            default; ``False`` returns the network's matte alone. Ignored without a trimap.
+            default; ``False`` returns the network's matte alone. Without a trimap it refines the two-stage path's
+            second matte (see ``two_stage``) and is ignored otherwise.
         refine_steps: the earlier gradient refinement (Adam steps per level under known + DDC; see
             :mod:`afmatting.refine_adam`), kept for comparison; when > 0 it replaces ``refine``.
+        two_stage: trimap-free models only. True: the two-stage path of :mod:`afmatting.two_stage` (the network finds
+            the subject, an automatic trimap is built from its matte, the trimap model mattes and refinement
+            finishes); False: the trimap-free network alone (the fast option). None (default): True for the
+            bundled trimap-free model, False for other models.
+        trimap_model: the two-stage path's trimap model (default the bundled ``afmatting/lite0-trimap``).
+        saliency: the two-stage path's salient-object mask: ``"auto"`` (the bundled U²-Net-p where onnxruntime is
+            installed), True, False, or a callable (see :func:`afmatting.two_stage.two_stage_predict`).
         progress: show progress bars (images; adaptation and refinement steps).
 
     Returns:
@@ -85,6 +97,19 @@ def predict(
     if (adapt_steps or refine_steps) and not model.trimap_input:
         raise AFMattingError("Test-time adaptation and refinement need a trimap-input model and a trimap: the "
                              "trimap's known pixels anchor the fit.")
+    if two_stage is None:
+        two_stage = not model.trimap_input and uses_two_stage_by_default(model)
+    if two_stage:
+        if model.trimap_input:
+            raise AFMattingError("two_stage=True is for trimap-free models; this model takes a trimap.")
+        results = []
+        for im, tr in zip(images, trimaps):
+            img, _ = prepare_inputs(im, tr, trimap_input=False)  # the trimap-free model's rules: no trimap
+            result = two_stage_predict(model, img, trimap_model=trimap_model, max_side=max_side, refine=refine,
+                                       saliency=saliency)
+            result.name = name_of(im)
+            results.append(result)
+        return results[0] if single else results
     if adapt_steps:
         results = [
             adapt_and_predict(model, im, tr, steps=adapt_steps, max_side=max_side, progress=progress)

@@ -99,6 +99,7 @@ RESULTS_JSON = ROOT / "docs" / "results.json"
 CLASSICAL_JSON = ROOT / "docs" / "results_classical.json"
 SOLVER_JSON = ROOT / "docs" / "results_ddc_solver.json"
 GPU_JSON = ROOT / "docs" / "results_gpu.json"  # benchmarks/reproduce_gpu.py --eval
+TRIMAP_FREE_JSON = ROOT / "docs" / "results_trimap_free.json"  # benchmarks/trimap_free.py --json
 ADAPT_STEPS = 20
 REFINE_STEPS = 200
 #: trimap-input rows also scored with test-time adaptation / refinement (Trimap1 only: 20-40 s per image here)
@@ -266,10 +267,35 @@ def write_table() -> None:
             f"| {free['SAD']:.2f} | {free['MSE']:.2f} | {free['MAD']:.2f} | {free['Grad']:.2f} | {free['Conn']:.2f} | "
             f"{free['time_s']:.2f} |",
         ]
+    if TRIMAP_FREE_JSON.exists():
+        lines += trimap_free_section(json.loads(TRIMAP_FREE_JSON.read_text()))
     if GPU_JSON.exists():
         lines += gpu_section(json.loads(GPU_JSON.read_text()))
     (ROOT / "docs" / "results.md").write_text("\n".join(lines) + "\n")
     print((ROOT / "docs" / "results.md").read_text())
+
+
+def trimap_free_section(data: dict) -> list[str]:
+    """The two-stage trimap-free path against the network alone and the anchors (benchmarks/trimap_free.py)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from trimap_free import markdown_table as trimap_free_table
+
+    return [
+        "",
+        "## Trimap-free path on real ground truth (whole image)",
+        "",
+        "The 27 alphamatting.com photos, image only (the trimap folders are not inputs), scored on the whole image.",
+        "Seconds per image on this 2-core CPU, shared with other work while measured (load "
+        f"{data.get('info', {}).get('load', '?')}); the last column scales them to 0.5 MP by pixel count.",
+        "",
+        trimap_free_table(data["means"]),
+        "",
+        *data.get("notes", []),
+        "",
+        "```bash",
+        data.get("command", "python benchmarks/trimap_free.py --json docs/results_trimap_free.json"),
+        "```",
+    ]
 
 
 def gpu_section(gpu: dict) -> list[str]:

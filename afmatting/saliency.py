@@ -1,0 +1,101 @@
+"""An optional salient-object segmenter (U²-Net-p, ONNX) whose mask can join the two-stage path's first stage.
+
+U²-Net-p (Qin et al., 2020; Apache-2.0) was trained on the DUTS saliency masks: binary masks, never alpha mattes.
+It runs with onnxruntime, an optional dependency (``pip install afmatting[onnx]``); the ONNX file ships in
+``afmatting/weights/u2netp/`` (licence: ``afmatting/assets/LICENSES.md``). The model takes a 320 x 320 RGB
+image, normalised per image by its maximum and then with the ImageNet mean and deviation, and returns a saliency map
+that is min-max normalised to [0, 1] and resized back to the image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AFMattingError, CheckpointError, InvalidImageError
+
+#: the bundled U²-Net-p (rembg's ``u2netp.onnx``, md5 8e83ca70e441ab06c318d82300c84806)
+BUNDLED_SALIENCY_MODEL = Path(__file__).parent / "weights" / "u2netp" / "u2netp.onnx"
+#: the network's input side
+SALIENCY_INPUT_SIDE = 320
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def saliency_input(image: np.ndarray, side: int = SALIENCY_INPUT_SIDE) -> np.ndarray:
+    """float (H, W, 3) RGB in [0, 1] -> float32 (1, 3, side, side): resized, divided by its maximum, ImageNet-normalised."""
+    from PIL import Image
+
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidImageError(f"the saliency model needs an (H, W, 3) RGB image, got shape {image.shape}.")
+    pil = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+    x = np.asarray(pil.resize((side, side), Image.BILINEAR), np.float32) / 255.0
+    x = x / max(float(x.max()), 1e-6)
+    x = (x - _IMAGENET_MEAN) / _IMAGENET_STD
+    return x.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def saliency_output(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The network's (side, side) map -> float32 (H, W) in [0, 1]: min-max normalised, bilinearly resized to ``size``."""
+    from PIL import Image
+
+    raw = raw.astype(np.float32)
+    span = float(raw.max() - raw.min())
+    norm = (raw - raw.min()) / span if span > 0 else np.zeros_like(raw)
+    resized = Image.fromarray(norm, mode="F").resize((size[1], size[0]), Image.BILINEAR)
+    return np.clip(np.asarray(resized, np.float32), 0.0, 1.0)
+
+
+class SalientObjectSegmenter:
+    """``segmenter(image float32 (H, W, 3) in [0, 1]) -> mask float32 (H, W) in [0, 1]`` from a U²-Net-p ONNX file."""
+
+    def __init__(self, onnx_path, threads: int | None = None):
+        path = Path(onnx_path)
+        if not path.is_file():
+            raise CheckpointError(f"Saliency model '{path}' does not exist.")
+        try:
+            import onnxruntime
+        except ImportError:
+            raise AFMattingError(
+                "The saliency model needs onnxruntime, an optional dependency: pip install 'afmatting[onnx]'."
+            ) from None
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for unreadable files
+            raise CheckpointError(f"'{path}' is not a readable ONNX model ({type(e).__name__}: {e}).") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image, dtype=np.float32)
+        raw = self.session.run(None, {self.input_name: saliency_input(image)})[0]
+        return saliency_output(raw[0, 0], image.shape[:2])
+
+
+_bundled_segmenter = []
+
+
+def onnxruntime_available() -> bool:
+    """Whether the optional onnxruntime dependency is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def bundled_segmenter(required: bool = False) -> SalientObjectSegmenter | None:
+    """The bundled U²-Net-p segmenter (loaded once per process), or None where onnxruntime or the file is missing.
+
+    ``required=True`` raises instead of returning None, naming what is missing.
+    """
+    if not _bundled_segmenter:
+        if not BUNDLED_SALIENCY_MODEL.is_file() or not onnxruntime_available():
+            if required:
+                missing = ("onnxruntime (pip install 'afmatting[onnx]')" if BUNDLED_SALIENCY_MODEL.is_file()
+                           else f"the bundled file {BUNDLED_SALIENCY_MODEL}")
+                raise AFMattingError(f"The salient-object segmenter needs {missing}.")
+            return None
+        _bundled_segmenter.append(SalientObjectSegmenter(BUNDLED_SALIENCY_MODEL))
+    return _bundled_segmenter[0]

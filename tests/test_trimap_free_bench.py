@@ -1,0 +1,38 @@
+"""benchmarks/trimap_free.py: the whole-image harness of the trimap-free path (pymatting rows not exercised)."""
+
+import numpy as np
+import pytest
+
+from afmatting.errors import DatasetError
+
+from .conftest import import_script, shared_path
+
+bench = import_script("benchmarks/trimap_free.py", "bench_trimap_free")
+
+
+def test_harness_scores_whole_images():
+    photos = bench.load_photos(shared_path("alphamatting"), limit=2)
+    assert [name for name, _, _ in photos] == ["GT01", "GT02"]
+    name, image, gt = photos[0]
+    assert image.dtype == np.float32 and gt.dtype == np.uint8 and image.shape[:2] == gt.shape
+    perfect, rows = bench.score_rows(lambda im: _lookup(photos, im), photos, "gt")
+    assert perfect["SAD"] == pytest.approx(0.0, abs=1e-6) and perfect["count"] == 2
+    empty, _ = bench.score_rows(lambda im: np.zeros(im.shape[:2], np.float32), photos, "zeros")
+    expected = np.mean([gt.astype(np.float64).sum() / 255 / 1000 for _, _, gt in photos])
+    assert empty["SAD"] == pytest.approx(expected, rel=1e-6)
+    assert rows[0]["time_s_per_0.5MP"] == pytest.approx(rows[0]["time_s"] * 500_000 / gt.size)
+    table = bench.markdown_table({"zeros": empty})
+    assert table.splitlines()[2].startswith("| zeros | ")
+
+
+def _lookup(photos, image):
+    for _, im, gt in photos:
+        if im is image:
+            return gt.astype(np.float32) / 255
+    raise AssertionError("unknown image")
+
+
+def test_missing_folders_are_named(tmp_path):
+    with pytest.raises(DatasetError, match="alpha"):
+        (tmp_path / "image").mkdir()
+        bench.load_photos(tmp_path)
