@@ -84,7 +84,7 @@ def test_module_entry_point(tmp_path, model_dirs, rng):
 
 
 @pytest.mark.slow
-def test_bundled_trimap_free_default_is_two_stage_and_network_only_switches_it_off(tmp_path):
+def test_bundled_trimap_free_default_is_two_stage_and_no_refine_switches_it_off(tmp_path):
     from pathlib import Path
 
     from afmatting import AFMatting
@@ -94,7 +94,7 @@ def test_bundled_trimap_free_default_is_two_stage_and_network_only_switches_it_o
         pytest.skip("bundled models not installed")
     cat = Path(__file__).resolve().parents[1] / "afmatting" / "assets" / "cat.jpg"
     assert main(["matte", str(cat), "--out", str(tmp_path / "two"), "--max-side", "256", "--quiet"]) == 0
-    assert main(["matte", str(cat), "--out", str(tmp_path / "one"), "--max-side", "256", "--network-only",
+    assert main(["matte", str(cat), "--out", str(tmp_path / "one"), "--max-side", "256", "--no-refine",
                  "--quiet"]) == 0
     two = np.asarray(Image.open(tmp_path / "two" / "cat_alpha.png"))
     one = np.asarray(Image.open(tmp_path / "one" / "cat_alpha.png"))
