@@ -5,7 +5,8 @@
 
 Models. ``--model`` / ``AFMATTING_MODEL`` and ``--trimap-model`` / ``AFMATTING_TRIMAP_MODEL`` name a local
 directory, a Hub id or a bundled name. Without them the bundled models serve: the trimap-free one for a photo
-alone, the trimap-input one when a trimap is given. The model box offers only those (an allow-list): a visitor
+alone (through :mod:`afmatting.two_stage`, predict's default for it: the network picks the subject, an automatic
+trimap and the trimap model finish the edges), the trimap-input one when a trimap is given. The model box offers only those (an allow-list): a visitor
 cannot make the server load an arbitrary folder or Hub repository, whose config and weights could exhaust it.
 ``--allow-custom-models`` / ``AFMATTING_ALLOW_CUSTOM_MODELS=1`` opts in to typed folders and Hub ids (a private,
 trusted deployment). When no model at all is available the app still starts, says so at the top of the page, and
