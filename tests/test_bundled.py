@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from afmatting import AFMatting
-from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, WEIGHTS_DIR, available_bundled_models
+from afmatting.bundled import (BUNDLED_MODELS, DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, WEIGHTS_DIR,
+                               available_bundled_models)
 from afmatting.trimap import load_trimap
 
 from .conftest import SHARED_DATA
@@ -22,7 +23,7 @@ def test_both_bundled_models_ship_small_fp16_safetensors():
     from safetensors import safe_open
 
     total = 0
-    for folder in WEIGHTS_DIR.iterdir():
+    for folder in (WEIGHTS_DIR / name for name in BUNDLED_MODELS.values()):
         path = folder / "model.safetensors"
         total += path.stat().st_size
         with safe_open(str(path), "pt") as f:
@@ -31,6 +32,15 @@ def test_both_bundled_models_ship_small_fp16_safetensors():
         card = (folder / "README.md").read_text()
         assert "Training" in card and "Limitations" in card and "python" in card
     assert total <= 20 * 2**20
+
+
+def test_the_salient_object_segmenter_ships_with_its_licence():
+    from afmatting.saliency import BUNDLED_SALIENCY_MODEL
+
+    assert BUNDLED_SALIENCY_MODEL.stat().st_size <= 5 * 2**20
+    assert "Apache License" in (BUNDLED_SALIENCY_MODEL.parent / "LICENSE-APACHE-2.0.txt").read_text()
+    assert "u2netp.onnx" in (WEIGHTS_DIR.parent / "assets" / "LICENSES.md").read_text()
+    assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == sorted([*BUNDLED_MODELS.values(), "u2netp"])
 
 
 def test_bundled_models_load_offline(monkeypatch):
@@ -89,5 +99,7 @@ def test_cli_picks_the_default_model(tmp_path, monkeypatch):
     assert cli.main(["matte", str(tmp_path / "p.png"), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     assert cli.main(["matte", str(tmp_path / "p.png"), "--trimap", str(tmp_path / "t.png"), "--out",
                      str(tmp_path / "b"), "--quiet"]) == 0
-    assert loaded == [DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL]
+    # the trimap-free default's two-stage path may load the trimap model in between (once per process)
+    assert loaded[0] == DEFAULT_TRIMAP_FREE_MODEL and loaded[-1] == DEFAULT_TRIMAP_MODEL
+    assert set(loaded) == {DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL}
     assert (tmp_path / "a" / "p_alpha.png").exists() and (tmp_path / "b" / "p_cutout.png").exists()
