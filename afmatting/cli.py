@@ -106,7 +106,7 @@ def cmd_eval(args) -> int:
         progress=not getattr(args, "quiet", False),
         device=args.device,
         limit=getattr(args, "limit", None),
-        predict_kwargs={"refine": False} if getattr(args, "no_refine", False) else None,
+        predict_kwargs={"refine": False, "two_stage": False} if getattr(args, "no_refine", False) else None,
     )
     title = f"{args.data} [{split_name}], region={args.region}, model={args.model}"
     print(format_table(means, title))
@@ -162,7 +162,8 @@ def add_eval_subcommand(subparsers) -> None:
     p.add_argument("--csv", default=None, help="write per-image rows to this CSV file")
     p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE, help=MAX_SIDE_HELP)
     p.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu")
-    p.add_argument("--no-refine", action="store_true", help="score the network's matte alone (trimap models)")
+    p.add_argument("--no-refine", action="store_true", help="score the network's matte alone (trimap models: unrefined; the bundled trimap-free model: "
+                        "without its two-stage path)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N images")
     p.add_argument("--alpha-dir", default="alpha", help="raw generic folders: name of the alpha folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -118,7 +118,7 @@ def two_stage_predict(
     if free_model.trimap_input:
         raise AFMattingError("The two-stage path starts from a trimap-free model; this one needs a trimap.")
     if trimap_model is None:
-        trimap_model = bundled_trimap_model(next(free_model.parameters()).device)
+        trimap_model = bundled_trimap_model(free_model.device)
     if not trimap_model.trimap_input:
         raise AFMattingError("trimap_model must be a trimap-input model (the second stage mattes with the trimap).")
     side = first_stage_side
