@@ -85,8 +85,8 @@ class MattingService:
         """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None.
 
         ``max_side``: as in :mod:`afmatting.processing`, or CONFIGURED for the app's configured resolution.
-        ``refine``: with a trimap, refine the network's matte by :func:`afmatting.refine.refine_alpha` (ignored
-        without one). The result's foreground colours are computed here too, so the stages report progress.
+        ``refine``: with a trimap, refine the network's matte by :func:`afmatting.refine.refine_alpha`; without
+        one, it is the refinement inside the bundled trimap-free model's two-stage path (:mod:`afmatting.two_stage`). The result's foreground colours are computed here too, so the stages report progress.
         """
         progress = progress or _no_progress
         max_side = self._max_side(max_side)
@@ -97,7 +97,9 @@ class MattingService:
         # the share of the bar each stage takes (measured: on a 1 MP photo refinement and the network are similar)
         network_end = 0.45 if refining else 0.7
         progress(0.05, "Running the network")
-        result = model.predict(img, trimap=trimap, max_side=max_side, refine=False)
+        # without a trimap, predict's two-stage path (the bundled trimap-free model) refines inside; with one, the
+        # refinement runs below, in stages
+        result = model.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine) and trimap is None)
         if refining:
             progress(network_end, "Refining the edges")
             start = time.perf_counter()
@@ -122,7 +124,7 @@ class MattingService:
         img = self.read_photo(image_path)
         model = self.store.resolve(AUTO, has_trimap=False)
         progress(0.1, "Running the network")
-        matte = model.predict(img, max_side=self._max_side(max_side), refine=False).alpha
+        matte = model.predict(img, max_side=self._max_side(max_side), refine=False, two_stage=False).alpha
         progress(0.9, "Drawing the trimap")
         return trimap_from_matte(matte)
 
