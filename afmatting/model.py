@@ -243,15 +243,10 @@ class AFMatting(
         """
         source = resolve_source(pretrained_model_name_or_path)  # a local folder's config is validated there
         try:
-<<<<<<< HEAD
             if isinstance(source, str):
                 validate_hub_config(source, kwargs)  # before the mixin parses it
             model = super().from_pretrained(source, **kwargs)
             model.name_or_path = str(pretrained_model_name_or_path)
-            return model
-=======
-            model = super().from_pretrained(source, **kwargs)
->>>>>>> 329f821 (Two-stage trimap-free path (issue 17 part 4): auto_trimap, two_stage, optional bundled U2-Net-p saliency, predict(two_stage=...), CLI --network-only, benchmarks/trimap_free.py, tests)
         except Exception as e:
             translated = hub_error(e, source)
             if translated is None:
