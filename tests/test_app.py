@@ -524,8 +524,8 @@ def test_client_matte_with_every_option(client, service, model_dirs, files):
 def test_client_sees_progress_events_during_a_job(client, files):
     from gradio_client import handle_file
 
-    # the lemur example with its trimap at full resolution: refinement levels take long enough to be seen
-    job = client.submit(handle_file(str(ASSETS_DIR / "lemur.jpg")), handle_file(str(ASSETS_DIR / "lemur_trimap.png")),
+    # the astronaut example with its trimap at full resolution: refinement levels take long enough to be seen
+    job = client.submit(handle_file(str(ASSETS_DIR / "astronaut.jpg")), handle_file(str(ASSETS_DIR / "astronaut_trimap.png")),
                         max_side=2048, api_name="/matte")
     descriptions = []
     while not job.done():

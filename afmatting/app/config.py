@@ -10,7 +10,7 @@ from ..processing import DEFAULT_MAX_SIDE, parse_max_side
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 #: the app's examples: (photo, its trimap or None), files in ASSETS_DIR (licences in LICENSES.md there)
-EXAMPLES = (("lemur.jpg", "lemur_trimap.png"), ("astronaut.jpg", None), ("cat.jpg", None))
+EXAMPLES = (("astronaut.jpg", "astronaut_trimap.png"), ("astronaut.jpg", None), ("cat.jpg", None))
 EXAMPLE_PHOTOS = tuple(photo for photo, _ in EXAMPLES)
 
 #: photos above this many pixels are refused (the network sees at most max_side anyway; this bounds memory)

@@ -289,7 +289,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
         if examples:
             gr.Examples(examples, inputs=[photo, trimap_file], outputs=[editor, base_trimap],
                         fn=handlers.uploaded_trimap, run_on_click=True, cache_examples=False,
-                        label="Examples (CC0 / public domain; the lemur comes with its trimap)",
+                        label="Examples (CC0 / public domain; the first comes with a trimap)",
                         example_labels=[Path(p).stem for p, _ in examples])
 
         # the API: plain files and values in, PNG files out (hidden components; the endpoint is what matters)
