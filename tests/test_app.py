@@ -35,7 +35,6 @@ from afmatting.app import (  # noqa: E402
     build_parser,
     launch_kwargs,
     main,
-    band_rule_trimap,
     brush_radius,
     painted_trimap,
     parse_colour,
@@ -164,20 +163,16 @@ def test_examples_ship_small_and_licensed_with_a_trimap():
             assert set(np.unique(t)) == {0, 128, 255}
 
 
-def test_band_rule_trimap_marks_the_outline_and_uncertain_pixels():
+def test_painter_trimap_is_the_library_automatic_trimap():
+    from afmatting.auto_trimap import auto_trimap
+
     matte = np.zeros((100, 200), np.float32)
     matte[30:70, 50:150] = 1.0
     matte[10, 10] = 0.5  # an uncertain pixel far from the subject
-    t = band_rule_trimap(matte)
-    band = 0.02 * 200  # 4 px half-width
+    t = trimap_from_matte(matte)
     assert t.dtype == np.uint8 and set(np.unique(t)) == {0, 128, 255}
     assert t[50, 100] == 255 and t[90, 10] == 0 and t[10, 10] == 128
-    assert (t[50, 50 - int(band) + 1:50 + int(band)] == 128).all()  # across the left edge
-    assert t[50, 50 + int(band) + 2] == 255 and t[50, 50 - int(band) - 2] == 0
-    assert (band_rule_trimap(np.zeros((8, 8), np.float32)) == 0).all()
-    # the app follows the library's automatic trimap when there is one, else this rule
-    assert trimap_from_matte(matte).shape == matte.shape
-
+    np.testing.assert_array_equal(t, auto_trimap(matte))
 
 def test_painter_strokes_correct_a_base_trimap_and_erasing_restores_it():
     base = np.full((20, 30), 128, np.uint8)

@@ -35,7 +35,7 @@ and handlers), ``command`` (the command line). Gradio is imported only when the 
 """
 
 from .command import build_parser, main
-from .auto import band_rule_trimap, trimap_from_matte
+from .auto import trimap_from_matte
 from .config import ASSETS_DIR, DEFAULT_MAX_PIXELS, EXAMPLE_PHOTOS, EXAMPLES, DemoConfig
 from .inputs import (BRUSH_COLOURS, PAINT_MIN_ALPHA, UNPAINTED_CHOICES, painted_classes, parse_colour,
                      trimap_from_layers)
@@ -47,7 +47,7 @@ from .ui import CSS, Handlers, build_demo, launch_kwargs, user_errors
 __all__ = [
     "ASSETS_DIR", "AUTO", "BRUSH_COLOURS", "CSS", "DEFAULT_MAX_PIXELS", "EXAMPLES", "EXAMPLE_PHOTOS",
     "NO_MODEL_MESSAGE", "PAINT_MIN_ALPHA", "UNPAINTED_CHOICES", "DemoConfig", "Handlers", "MattingService",
-    "ModelStore", "OutputDir", "band_rule_trimap", "brush_radius", "build_demo", "build_parser", "launch_kwargs",
+    "ModelStore", "OutputDir", "brush_radius", "build_demo", "build_parser", "launch_kwargs",
     "main", "painted_classes", "painted_trimap", "parse_colour", "tinted_photo", "trimap_from_layers",
     "trimap_from_matte", "user_errors",
 ]
