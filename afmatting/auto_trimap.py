@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import AFMattingError, InvalidImageError
-from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from .trimap import UNKNOWN, band_trimap
 
 #: matte values strictly between these are "uncertain" and always end up unknown (tuned on the alphamatting photos,
 #: whole-image SAD: 0.2 / 0.8 beat 0.05 / 0.95; see docs/results.md)
@@ -75,22 +75,6 @@ def fill_holes(subject: np.ndarray) -> np.ndarray:
     two diagonal subject pixels does not seal it off).
     """
     return ndimage.binary_fill_holes(subject)
-
-
-def band_trimap(subject: np.ndarray, band: float) -> np.ndarray:
-    """uint8 (H, W) {0, 128, 255}: ``subject`` as foreground, the rest background, and unknown every pixel within
-    ``band`` pixels (Euclidean, ``band >= 0``) of the boundary between them, on either side."""
-    trimap = np.full(subject.shape, UNKNOWN, dtype=np.uint8)
-    if subject.all():
-        trimap[:] = FOREGROUND
-        return trimap
-    if not subject.any():
-        trimap[:] = BACKGROUND
-        return trimap
-    # distance of each subject pixel to the nearest non-subject pixel, and the reverse
-    trimap[ndimage.distance_transform_edt(subject) > band] = FOREGROUND
-    trimap[ndimage.distance_transform_edt(~subject) > band] = BACKGROUND
-    return trimap
 
 
 def auto_trimap(

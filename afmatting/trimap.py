@@ -213,16 +213,23 @@ def mask_to_trimap(mask, band: float | None = None) -> np.ndarray:
         band = max(3.0, 0.02 * max(values.shape))
     if band < 0:
         raise InvalidTrimapError(f"band must be >= 0, got {band}.")
+    return band_trimap(foreground, band)
+
+
+def band_trimap(subject: np.ndarray, band: float) -> np.ndarray:
+    """uint8 (H, W) {0, 128, 255}: bool (H, W) ``subject`` as foreground, the rest background, and unknown every pixel
+    within ``band`` pixels (Euclidean, ``band >= 0``) of the boundary between them, on either side."""
     from scipy import ndimage
 
-    trimap = np.full(values.shape, UNKNOWN, dtype=np.uint8)
-    if foreground.all():
+    subject = np.asarray(subject, dtype=bool)
+    trimap = np.full(subject.shape, UNKNOWN, dtype=np.uint8)
+    if subject.all():
         trimap[:] = FOREGROUND
         return trimap
-    if not foreground.any():
+    if not subject.any():
         trimap[:] = BACKGROUND
         return trimap
-    # distance of each foreground pixel to the nearest background pixel, and vice versa
-    trimap[ndimage.distance_transform_edt(foreground) > band] = FOREGROUND
-    trimap[ndimage.distance_transform_edt(~foreground) > band] = BACKGROUND
+    # distance of each subject pixel to the nearest non-subject pixel, and the reverse
+    trimap[ndimage.distance_transform_edt(subject) > band] = FOREGROUND
+    trimap[ndimage.distance_transform_edt(~subject) > band] = BACKGROUND
     return trimap

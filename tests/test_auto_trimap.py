@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from afmatting.auto_trimap import auto_trimap, band_trimap, fill_holes, select_subject
+from afmatting.auto_trimap import auto_trimap, fill_holes, select_subject
 from afmatting.errors import AFMattingError, InvalidImageError
-from afmatting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from afmatting.trimap import BACKGROUND, FOREGROUND, UNKNOWN, band_trimap
 
 
 def _disc(shape, centre, radius):
