@@ -138,8 +138,41 @@ def two_stage_predict(
             raise AFMattingError(f"saliency returned shape {mask.shape}; expected the image's {matte.shape}.")
         matte = 0.5 * (matte + np.clip(mask, 0.0, 1.0))
     timings["first_stage_seconds"] = time.perf_counter() - start
+    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
+                              refiner=refiner, trimap_options=trimap_options)
+    result.extra.update(first_stage_alpha=first, **timings)
+    return result
+
+
+def matte_from_prior(
+    image: np.ndarray,
+    prior: np.ndarray,
+    *,
+    trimap_model,
+    max_side: int | None = None,
+    refine: bool = True,
+    refiner: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    trimap_options: dict | None = None,
+) -> MattingResult:
+    """The second stage alone: a rough subject matte or mask -> a refined matte.
+
+    Shared by the automatic path (the prior is the first stage's matte) and by prompted selection (the prior is a
+    promptable segmenter's mask for the user's clicks).
+
+    Args:
+        image: float32 (H, W, 3) RGB in [0, 1] (already prepared by :func:`afmatting.processing.prepare_inputs`).
+        prior: float32 (H, W) in [0, 1]: where the subject is.
+        trimap_model: a trimap-input model.
+        max_side, refine, refiner, trimap_options: as in :func:`two_stage_predict`.
+
+    Returns:
+        a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, seconds per step in ``.extra``.
+    """
+    if not trimap_model.trimap_input:
+        raise AFMattingError("trimap_model must be a trimap-input model (the second stage mattes with the trimap).")
+    timings = {}
     start = time.perf_counter()
-    trimap = auto_trimap(matte, **(trimap_options or {}))
+    trimap = auto_trimap(prior, **(trimap_options or {}))
     timings["trimap_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     alpha = matte_once(trimap_model, image, trimap, max_side)
@@ -148,5 +181,4 @@ def two_stage_predict(
         start = time.perf_counter()
         alpha = np.clip((refiner or default_refiner)(image, trimap, alpha), 0.0, 1.0).astype(np.float32, copy=False)
         timings["refine_seconds"] = time.perf_counter() - start
-    return MattingResult(image=image, alpha=alpha, trimap=trimap,
-                         extra=dict(first_stage_alpha=first, two_stage=True, **timings))
+    return MattingResult(image=image, alpha=alpha, trimap=trimap, extra=dict(two_stage=True, **timings))
