@@ -28,6 +28,8 @@ DEFAULT_LOW = 0.2
 DEFAULT_HIGH = 0.8
 #: half-width of the unknown band around the subject's outline, as a fraction of the image's long side
 DEFAULT_BAND_FRACTION = 0.02
+#: long side at which :func:`soft_regions` looks for uncertainty thicker than an edge's ramp
+SOFTNESS_SIDE = 320
 #: a region is kept as part of the subject when its area is at least this fraction of the largest region's
 DEFAULT_KEEP_FRACTION = 0.1
 
@@ -77,12 +79,36 @@ def fill_holes(subject: np.ndarray) -> np.ndarray:
     return ndimage.binary_fill_holes(subject)
 
 
+def soft_regions(matte: np.ndarray, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH,
+                 side: int = SOFTNESS_SIDE) -> np.ndarray:
+    """float (H, W) in [0, 1] -> bool (H, W): where the matte is uncertain over more than a thin line.
+
+    A first-stage network sees the image at a few hundred pixels, so its matte, resized back, has a ramp of uncertain
+    values along every edge, hard or soft. Looked at ``side`` pixels on the long side (about the networks' own
+    size), a hard edge's ramp is one or two pixels thick and an opening with a 3 x 3 square removes it; hair, fur,
+    motion blur and thin parts leave thicker uncertain regions, which survive. Those are resized back.
+    """
+    from PIL import Image
+
+    h, w = matte.shape
+    scale = min(1.0, side / max(h, w))
+    small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(matte.astype(np.float32), mode="F").resize(small_size, Image.BILINEAR))
+    uncertain = (small > low) & (small < high)
+    thick = ndimage.binary_opening(uncertain, structure=np.ones((3, 3), bool))
+    if not thick.any():
+        return np.zeros((h, w), dtype=bool)
+    back = Image.fromarray(thick.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)
+    return np.asarray(back) > 0
+
+
 def auto_trimap(
     matte,
     *,
     low: float = DEFAULT_LOW,
     high: float = DEFAULT_HIGH,
     band_fraction: float = DEFAULT_BAND_FRACTION,
+    hard_band_fraction: float | None = None,
     keep_fraction: float = DEFAULT_KEEP_FRACTION,
 ) -> np.ndarray:
     """A trimap from a trimap-free matte (the algorithm in the module doc).
@@ -90,8 +116,10 @@ def auto_trimap(
     Args:
         matte: float (H, W) in [0, 1], the network's alpha.
         low, high: matte values strictly between them are uncertain, hence unknown (0 <= low < 0.5 <= high <= 1).
-        band_fraction: half-width of the unknown band around the subject's outline, as a fraction (>= 0) of
-            ``max(H, W)``.
+        band_fraction: half-width of the unknown band around the subject's outline where the matte is soft (see
+            :func:`soft_regions`), as a fraction (>= 0) of ``max(H, W)``.
+        hard_band_fraction: half-width of the band along the rest of the outline (hard, confident edges), same unit;
+            None: ``band_fraction`` everywhere (one band, no softness test).
         keep_fraction: other regions are kept when their area is at least this fraction of the largest one's.
 
     Returns:
@@ -100,9 +128,16 @@ def auto_trimap(
     values = check_matte(matte)
     if not 0.0 <= low < 0.5 <= high <= 1.0:
         raise AFMattingError(f"need 0 <= low < 0.5 <= high <= 1, got low={low}, high={high}.")
-    if band_fraction < 0:
-        raise AFMattingError(f"band_fraction must be >= 0, got {band_fraction}.")
+    if band_fraction < 0 or (hard_band_fraction is not None and hard_band_fraction < 0):
+        raise AFMattingError(f"band fractions must be >= 0, got {band_fraction} and {hard_band_fraction}.")
     subject = fill_holes(select_subject(values >= 0.5, keep_fraction))
-    trimap = band_trimap(subject, band_fraction * max(values.shape))
+    long_side = max(values.shape)
+    trimap = band_trimap(subject, band_fraction * long_side)
+    if hard_band_fraction is not None and hard_band_fraction < band_fraction:
+        # the wide band only where the matte is soft nearby; elsewhere the narrow one
+        soft = soft_regions(values, low, high)
+        near_soft = ndimage.distance_transform_edt(~soft) <= band_fraction * long_side if soft.any() else soft
+        narrow = band_trimap(subject, hard_band_fraction * long_side)
+        trimap = np.where(near_soft, trimap, narrow)
     trimap[(values > low) & (values < high)] = UNKNOWN
     return trimap

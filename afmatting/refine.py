@@ -126,13 +126,15 @@ def _ddc_system(image, unknown, known_alpha, kernel_size):
 
 
 def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start: np.ndarray | None = None,
-                settings: RefineSettings = RefineSettings()) -> tuple[np.ndarray, int]:
+                settings: RefineSettings = RefineSettings(),
+                pull: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Minimise the energy of the module docstring over the unknown pixels of one level.
 
     Args:
         image: float (h, w, 3) RGB in [0, 1]; trimap: uint8 (h, w) {0, 128, 255}.
         prior: float (h, w) in [0, 1], the network's matte p; start: float (h, w), the CG starting point
             (default ``prior``).
+        pull: optional float (h, w) >= 0, a per-pixel factor on λ (how sure the prior is there); default 1.
 
     Returns:
         (alpha float64 (h, w) in [0, 1], equal to the trimap on its known pixels; CG iterations used).
@@ -145,7 +147,9 @@ def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start:
     p = np.asarray(prior, dtype=np.float64)[unknown]
     x = p.copy() if start is None else np.asarray(start, dtype=np.float64)[unknown]
     lam = settings.prior_weight
-    matrix = lam * sp.identity(m, format="csr")
+    if pull is not None:
+        lam = lam * np.asarray(pull, dtype=np.float64)[unknown]
+    matrix = sp.diags(np.broadcast_to(lam, (m,)).astype(np.float64), format="csr")
     rhs = lam * p
     if settings.laplacian_weight:
         # windows centred on an unknown pixel or next to one are the only ones whose energy can change
@@ -214,6 +218,7 @@ def refine_alpha(
     alpha: np.ndarray,
     settings: RefineSettings | None = None,
     *,
+    pull: np.ndarray | None = None,
     on_level=None,
 ) -> np.ndarray:
     """Refine a network's matte with the colour-line prior, coarse to fine; no labels involved.
@@ -223,6 +228,8 @@ def refine_alpha(
         trimap: uint8 (H, W) with values {0, 128, 255} (as :func:`afmatting.trimap.load_trimap` returns).
         alpha: float32 (H, W) in [0, 1], the network's matte (the prior and the starting point).
         settings: :class:`RefineSettings` (default: ``RefineSettings()``).
+        pull: optional float32 (H, W) >= 0: a per-pixel factor on the pull towards ``alpha`` (``prior_weight``
+            times it), so a matte can be held firmly where it is sure and left to the colour lines where it is not.
         on_level: optional callback ``(level_index, n_levels, cg_iterations)`` after each level (progress).
 
     Returns:
@@ -230,6 +237,11 @@ def refine_alpha(
     """
     settings = (settings or RefineSettings()).check()
     image, trimap, alpha = check_refine_inputs(image, trimap, alpha)
+    if pull is not None:
+        pull = np.asarray(pull, dtype=np.float32)
+        if pull.shape != trimap.shape or not np.isfinite(pull).all() or (pull < 0).any():
+            raise AFMattingError(f"refine_alpha's pull must be a finite float (H, W) array >= 0 of the trimap's size "
+                                 f"{trimap.shape}; got shape {pull.shape}.")
     h, w = trimap.shape
     known = np.where(trimap == FOREGROUND, 1.0, 0.0).astype(np.float32)
     start_full = np.where(trimap == UNKNOWN, np.clip(alpha, 0, 1), known)
@@ -241,7 +253,9 @@ def refine_alpha(
         level_trimap = _resize(trimap.astype(np.float32), size, "nearest").astype(np.uint8)
         level_prior = _resize(start_full, size)
         start = level_prior if solution is None else _resize(solution.astype(np.float32), size)
-        solution, iterations = solve_level(_resize(image, size), level_trimap, level_prior, start, settings)
+        level_pull = None if pull is None else np.maximum(_resize(pull, size), 0.0)
+        solution, iterations = solve_level(_resize(image, size), level_trimap, level_prior, start, settings,
+                                           level_pull)
         if on_level is not None:
             on_level(index, len(sizes), iterations)
     if tuple(sizes[-1]) == (h, w):

@@ -47,26 +47,34 @@ def saliency_output(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(resized, np.float32), 0.0, 1.0)
 
 
+def open_onnx_session(onnx_path, what: str, threads: int | None = None):
+    """An onnxruntime CPU session for a first-stage network's ONNX file, with errors that name ``what`` and the file.
+
+    Raises CheckpointError for a missing or unreadable file, AFMattingError where onnxruntime is not installed.
+    """
+    path = Path(onnx_path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} '{path}' does not exist.")
+    try:
+        import onnxruntime
+    except ImportError:
+        raise AFMattingError(
+            f"The {what} needs onnxruntime, an optional dependency: pip install 'afmatting[onnx]'."
+        ) from None
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for unreadable files
+        raise CheckpointError(f"'{path}' is not a readable ONNX model ({type(e).__name__}: {e}).") from None
+
+
 class SalientObjectSegmenter:
     """``segmenter(image float32 (H, W, 3) in [0, 1]) -> mask float32 (H, W) in [0, 1]`` from a U²-Net-p ONNX file."""
 
     def __init__(self, onnx_path, threads: int | None = None):
-        path = Path(onnx_path)
-        if not path.is_file():
-            raise CheckpointError(f"Saliency model '{path}' does not exist.")
-        try:
-            import onnxruntime
-        except ImportError:
-            raise AFMattingError(
-                "The saliency model needs onnxruntime, an optional dependency: pip install 'afmatting[onnx]'."
-            ) from None
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types for unreadable files
-            raise CheckpointError(f"'{path}' is not a readable ONNX model ({type(e).__name__}: {e}).") from None
+        self.session = open_onnx_session(onnx_path, "saliency model", threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, image: np.ndarray) -> np.ndarray:

@@ -20,17 +20,28 @@ from typing import Callable
 
 import numpy as np
 
-from .auto_trimap import auto_trimap
+from .auto_trimap import auto_trimap, check_matte
 from .bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
 from .errors import AFMattingError, CheckpointError
+from .first_stage import fuse_mattes, prior_confidence
 from .model import AFMatting
 from .processing import apply_known_region, network_size, prepare_inputs, resize_to_network, run_network
 from .refine import refine_alpha
 from .result import MattingResult
+from .modnet import bundled_modnet
 from .saliency import bundled_segmenter
+from .trimap import UNKNOWN
 
 #: long side at which the trimap-free network looks for the subject (see the module doc)
 DEFAULT_FIRST_STAGE_SIDE = 640
+
+#: the narrow unknown band along hard, confident edges, as a fraction of the long side (the wide one, where the prior
+#: is soft, is auto_trimap's band_fraction); chosen on the alphamatting photos, see docs/results.md
+DEFAULT_HARD_BAND_FRACTION = 0.005
+#: how much more firmly the refinement holds the prior where it is sure (see matte_from_prior)
+DEFAULT_PRIOR_PULL = 30.0
+#: an automatic trimap more unknown than this fraction of the image falls back to the prior (see matte_from_prior)
+DEFAULT_MAX_UNKNOWN = 0.5
 
 _bundled_trimap_model = {}
 
@@ -70,15 +81,21 @@ def matte_once(model, image: np.ndarray, trimap: np.ndarray | None, max_side: in
     return apply_known_region(alpha, trimap)
 
 
-def resolve_saliency(saliency):
-    """``"auto"`` / True / False / None / a callable (see :func:`two_stage_predict`) -> a callable or None."""
+def resolve_saliency(saliency) -> list:
+    """``"auto"`` / True / False / None / a callable / a list of callables (see :func:`two_stage_predict`) -> the
+    list of extra first-stage networks, each ``image float32 (H, W, 3) -> matte float32 (H, W) in [0, 1]``."""
     if saliency is None or saliency is False:
-        return None
+        return []
     if saliency is True or saliency == "auto":
-        return bundled_segmenter(required=saliency is True)
+        required = saliency is True
+        found = [bundled_modnet(required=required), bundled_segmenter(required=required)]
+        return [f for f in found if f is not None]
     if callable(saliency):
-        return saliency
-    raise AFMattingError(f"saliency must be 'auto', True, False, None or a callable; got {saliency!r}.")
+        return [saliency]
+    if isinstance(saliency, (list, tuple)) and all(callable(f) for f in saliency):
+        return list(saliency)
+    raise AFMattingError(f"saliency must be 'auto', True, False, None, a callable or a list of callables; got "
+                         f"{saliency!r}.")
 
 
 def two_stage_predict(
@@ -104,11 +121,11 @@ def two_stage_predict(
         max_side: long side bound of the trimap model's input (the alpha always comes back at full size).
         refine: refine the trimap model's matte on the image (stage 3's second half).
         refiner: ``(image, trimap, alpha) -> alpha`` replacing the default :func:`default_refiner`.
-        saliency: a salient-object mask averaged with the first stage's matte before the trimap is built (it picks
-            the subject better than either alone: whole-image SAD 33.5 against 41.7 without it, see
-            docs/results.md). ``"auto"`` (default): the bundled U²-Net-p where onnxruntime is installed
-            (``afmatting[onnx]``), else none; True: the bundled one, an error without onnxruntime; False / None:
-            none; or a callable ``image float32 (H, W, 3) -> mask float32 (H, W) in [0, 1]``.
+        saliency: the other first-stage networks, fused with ours by a per-pixel median before the trimap is
+            built (:mod:`afmatting.first_stage`). ``"auto"`` (default): the bundled MODNet and U²-Net-p where
+            onnxruntime is installed (``afmatting[onnx]``), else none; True: both, an error without onnxruntime;
+            False / None: none (our network alone); or a callable / list of callables
+            ``image float32 (H, W, 3) -> matte float32 (H, W) in [0, 1]``.
         trimap_options: keyword arguments for :func:`afmatting.auto_trimap.auto_trimap`.
 
     Returns:
@@ -130,13 +147,14 @@ def two_stage_predict(
     timings = {}
     start = time.perf_counter()
     first = matte_once(free_model, image, None, side)
-    matte = first
-    saliency = resolve_saliency(saliency)
-    if saliency is not None:
-        mask = np.asarray(saliency(image), dtype=np.float32)
-        if mask.shape != matte.shape:
-            raise AFMattingError(f"saliency returned shape {mask.shape}; expected the image's {matte.shape}.")
-        matte = 0.5 * (matte + np.clip(mask, 0.0, 1.0))
+    mattes = [first]
+    for network in resolve_saliency(saliency):
+        mask = np.asarray(network(image), dtype=np.float32)
+        if mask.shape != first.shape:
+            raise AFMattingError(f"a first-stage network returned shape {mask.shape}; expected the image's "
+                                 f"{first.shape}.")
+        mattes.append(np.clip(mask, 0.0, 1.0))
+    matte = fuse_mattes(mattes)
     timings["first_stage_seconds"] = time.perf_counter() - start
     result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
                               refiner=refiner, trimap_options=trimap_options)
@@ -153,6 +171,8 @@ def matte_from_prior(
     refine: bool = True,
     refiner: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
     trimap_options: dict | None = None,
+    prior_pull: float = DEFAULT_PRIOR_PULL,
+    max_unknown: float = DEFAULT_MAX_UNKNOWN,
 ) -> MattingResult:
     """The second stage alone: a rough subject matte or mask -> a refined matte.
 
@@ -164,21 +184,40 @@ def matte_from_prior(
         prior: float32 (H, W) in [0, 1]: where the subject is.
         trimap_model: a trimap-input model.
         max_side, refine, refiner, trimap_options: as in :func:`two_stage_predict`.
+        prior_pull: how firmly the prior holds where it is sure: in the unknown region the trimap model's matte is
+            blended with the prior by the prior's confidence ``c = |2 p - 1|``, and the refinement's pull towards
+            that blend is ``1 + prior_pull * c`` times its default. A mask that is already right and sure (binary)
+            therefore comes back unchanged; where the prior is unsure the colour lines decide.
+        max_unknown: when the automatic trimap leaves more than this fraction of the image unknown, the second
+            stage has too little known to go on (it washes out to grey): the prior is returned instead.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, seconds per step in ``.extra``.
     """
     if not trimap_model.trimap_input:
         raise AFMattingError("trimap_model must be a trimap-input model (the second stage mattes with the trimap).")
+    prior = check_matte(prior, "prior")
+    if prior.shape != image.shape[:2]:
+        raise AFMattingError(f"the prior's shape {prior.shape} is not the image's {image.shape[:2]}.")
     timings = {}
     start = time.perf_counter()
-    trimap = auto_trimap(prior, **(trimap_options or {}))
+    trimap = auto_trimap(prior, **{"hard_band_fraction": DEFAULT_HARD_BAND_FRACTION, **(trimap_options or {})})
+    unknown = trimap == UNKNOWN
     timings["trimap_seconds"] = time.perf_counter() - start
+    if unknown.mean() > max_unknown:
+        return MattingResult(image=image, alpha=apply_known_region(prior.copy(), trimap), trimap=trimap,
+                             extra=dict(two_stage=True, mostly_unknown=True, prior=prior, **timings))
     start = time.perf_counter()
     alpha = matte_once(trimap_model, image, trimap, max_side)
+    confidence = prior_confidence(prior)
+    alpha = np.where(unknown, confidence * prior + (1.0 - confidence) * alpha, alpha).astype(np.float32)
     timings["trimap_model_seconds"] = time.perf_counter() - start
     if refine:
         start = time.perf_counter()
-        alpha = np.clip((refiner or default_refiner)(image, trimap, alpha), 0.0, 1.0).astype(np.float32, copy=False)
+        if refiner is not None:
+            alpha = refiner(image, trimap, alpha)
+        else:
+            alpha = refine_alpha(image, trimap, alpha, pull=(1.0 + prior_pull * confidence).astype(np.float32))
+        alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
         timings["refine_seconds"] = time.perf_counter() - start
-    return MattingResult(image=image, alpha=alpha, trimap=trimap, extra=dict(two_stage=True, **timings))
+    return MattingResult(image=image, alpha=alpha, trimap=trimap, extra=dict(two_stage=True, prior=prior, **timings))

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from afmatting import AFMatting
-from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, resolve_bundled
+from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
 from afmatting.errors import AFMattingError
 from afmatting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
-from afmatting.two_stage import two_stage_predict
+from afmatting.two_stage import matte_from_prior, two_stage_predict
 
 from .conftest import shared_path
 
@@ -34,15 +34,68 @@ def test_two_stage_result(tiny_vit, tiny_cnn_trimap, photo):
     # the refined matte respects the automatic trimap's known pixels
     assert (result.alpha[result.trimap == BACKGROUND] == 0).all()
     assert (result.alpha[result.trimap == FOREGROUND] == 1).all()
-    # the automatic trimap is built from the first stage's matte: unknown wherever that matte is uncertain
-    first = result.extra["first_stage_alpha"]
-    assert (result.trimap[(first > 0.2) & (first < 0.8)] == UNKNOWN).all()
+    # the automatic trimap is built from the fused first-stage matte: unknown wherever that matte is uncertain
+    prior = result.extra["prior"]
+    assert (result.trimap[(prior > 0.2) & (prior < 0.8)] == UNKNOWN).all()
 
 
-def test_unrefined_second_stage_is_the_trimap_model_on_the_automatic_trimap(tiny_vit, tiny_cnn_trimap, photo):
-    result = two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, refine=False)
+def test_unrefined_second_stage_blends_the_trimap_models_matte_by_the_priors_confidence(tiny_cnn_trimap, photo):
+    yy, xx = np.mgrid[:40, :56]
+    prior = np.clip(1.5 - np.hypot(yy - 20, xx - 28) / 8, 0, 1).astype(np.float32)  # a soft-edged disc
+    result = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, refine=False)
     direct = tiny_cnn_trimap.predict(photo, trimap=result.trimap, refine=False).alpha
-    assert np.allclose(result.alpha, direct)
+    confidence = np.abs(2 * prior - 1)
+    unknown = result.trimap == UNKNOWN
+    assert unknown.any() and not result.extra.get("mostly_unknown")
+    expected = confidence * prior + (1 - confidence) * direct
+    assert np.allclose(result.alpha[unknown], expected[unknown], atol=1e-6)
+    assert np.allclose(result.alpha[~unknown], direct[~unknown])
+
+
+def _hard_edged_scene(rng, size=(96, 128)):
+    """A hard-edged object (an anti-aliased ellipse, supersampled 4x) over a textured background, with its alpha."""
+    h, w = size
+    yy, xx = (np.mgrid[:4 * h, :4 * w] + 0.5) / 4
+    inside = (((yy - h / 2) / (0.35 * h)) ** 2 + ((xx - w / 2) / (0.3 * w)) ** 2 < 1).astype(np.float32)
+    alpha = inside.reshape(h, 4, w, 4).mean(axis=(1, 3))
+    background = np.clip(0.5 + 0.3 * np.sin(np.arange(w) / 3.0)[None, :, None] + rng.normal(0, 0.05, (h, w, 3)), 0, 1)
+    colour = np.array([0.8, 0.3, 0.2], np.float32)
+    image = (alpha[..., None] * colour + (1 - alpha[..., None]) * background).astype(np.float32)
+    return image, alpha
+
+
+@pytest.mark.slow
+def test_a_correct_binary_mask_is_not_made_worse(rng):
+    """The confident-mask guarantee: a binary prior that is already right comes back no worse (real bundled model)."""
+    if resolve_bundled(DEFAULT_TRIMAP_MODEL) is None:
+        pytest.skip("bundled models not installed")
+    trimap_model = AFMatting.from_pretrained(DEFAULT_TRIMAP_MODEL)
+    image, alpha = _hard_edged_scene(rng)
+    prior = (alpha >= 0.5).astype(np.float32)
+    result = matte_from_prior(image, prior, trimap_model=trimap_model)
+    before, after = np.abs(prior - alpha).sum(), np.abs(result.alpha - alpha).sum()
+    assert after <= before * 1.02 + 1.0, (before, after)
+    # and it stays near-binary: no semi-transparent texture away from the edge
+    edge = np.abs(prior - alpha) > 0  # the anti-aliased pixels
+    from scipy import ndimage
+
+    far = ~ndimage.binary_dilation(edge, iterations=3)
+    assert np.abs(result.alpha - prior)[far].max() < 0.02
+
+
+def test_mostly_unknown_trimap_falls_back_to_the_prior(tiny_cnn_trimap, photo):
+    """The grey-wash guard: an automatic trimap that is mostly unknown returns the prior, not a grey matte."""
+    prior = np.full(photo.shape[:2], 0.5, np.float32)
+    prior[:, :10] = 0.0  # a little known background, the rest uncertain
+    result = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap)
+    assert result.extra["mostly_unknown"]
+    assert np.array_equal(result.alpha[:, 12:], prior[:, 12:])
+    assert (result.alpha[result.trimap == BACKGROUND] == 0).all()
+
+
+def test_matte_from_prior_refuses_a_prior_of_another_size(tiny_cnn_trimap, photo):
+    with pytest.raises(AFMattingError, match="prior"):
+        matte_from_prior(photo, np.zeros((10, 10), np.float32), trimap_model=tiny_cnn_trimap)
 
 
 def test_list_input_and_names(tiny_vit, tiny_cnn_trimap, photo, tmp_path):

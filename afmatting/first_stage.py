@@ -1,0 +1,39 @@
+"""The first stage's fusion: several rough subject mattes of one image -> one prior matte and its confidence.
+
+The two-stage path asks three networks where the subject is: our trimap-free network, MODNet (portrait matting,
+:mod:`afmatting.modnet`) and U²-Net-p (salient objects, :mod:`afmatting.saliency`). Each fails on its own kind of
+photo: ours on small subjects in busy scenes, MODNet on objects that are not people, U²-Net-p on close-ups, where it
+still outlines "a salient object". They rarely fail on the same pixels, so the per-pixel **median** of the three
+keeps what at least two of them agree on (whole-image SAD on the alphamatting photos: median 27.0, mean 38.2, best
+single network 30.8; the other sets are in docs/results.md). With two mattes the median is their mean; with one,
+that matte.
+
+Conventions: mattes float32 (H, W) in [0, 1], all of one size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import AFMattingError
+
+
+def fuse_mattes(mattes) -> np.ndarray:
+    """Per-pixel median of one or more mattes: a sequence of float (H, W) in [0, 1] -> float32 (H, W) in [0, 1]."""
+    mattes = [np.asarray(m, dtype=np.float32) for m in mattes]
+    if not mattes:
+        raise AFMattingError("fuse_mattes needs at least one matte.")
+    shape = mattes[0].shape
+    for m in mattes:
+        if m.ndim != 2 or m.shape != shape:
+            raise AFMattingError(f"fuse_mattes needs (H, W) mattes of one size; got shapes {[x.shape for x in mattes]}.")
+        if not np.isfinite(m).all():
+            raise AFMattingError("fuse_mattes got a matte with NaN or infinite values.")
+    if len(mattes) == 1:
+        return np.clip(mattes[0], 0.0, 1.0)
+    return np.clip(np.median(np.stack(mattes), axis=0), 0.0, 1.0).astype(np.float32)
+
+
+def prior_confidence(prior: np.ndarray) -> np.ndarray:
+    """How sure a prior matte is, per pixel: float (H, W) in [0, 1] -> float32 ``|2 p - 1|`` (0 at 0.5, 1 at 0 or 1)."""
+    return np.abs(2.0 * np.asarray(prior, dtype=np.float32) - 1.0)

@@ -1,0 +1,170 @@
+"""The visible evaluation sets of the trimap-free benchmark, read or made in memory from ``../shared/data``.
+
+Nothing is written to disk: each set is a list of ``(name, image float32 (H, W, 3) in [0, 1], alpha uint8 (H, W))``
+built the same way every run (fixed choices, no randomness), so a table can be reproduced from its command alone.
+
+============  =====  ===========================================================================================
+set           count  what
+============  =====  ===========================================================================================
+alphamatting  27     the alphamatting.com training photos (~800 px), **real ground truth**
+am2k          13     AM-2K test photos (animals, ~1080 px short side); pseudo-alphas of GFM: *agreement*
+p3m           12     P3M-10K face-blurred portraits; pseudo-alphas of P3M: *agreement*
+crops         27     one close-up crop per alphamatting photo: a square half the photo's short side, centred on
+                     its soft (0 < alpha < 1) pixels, resized to 320 x 320 (real ground truth)
+composites    9      alphamatting subjects (colours from :func:`afmatting.foreground.estimate_foreground` on the
+                     real alpha) composited over AM-2K / P3M photos at 1920 px long side (real ground truth,
+                     composited)
+hard-edged    9      near-binary subjects: the real alpha thresholded at 0.5, anti-aliased by 2x supersampling,
+                     the subject's own colours over a textured AM-2K / P3M photo (the product-photo case)
+============  =====  ===========================================================================================
+
+The last three are derived from the alphamatting photos, so they are not independent of it; am2k and p3m are the
+independent ones, and the bundled networks were trained on AM-2K / P3M images (see docs/results.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = PROJECT_ROOT.parent / "shared" / "data"
+SET_NAMES = ("alphamatting", "am2k", "p3m", "crops", "composites", "hard-edged")
+CROP_SIDE = 320
+COMPOSITE_SIDE = 1920
+#: the alphamatting photos used as subjects of the composite sets (their subjects differ in kind: hair, fur,
+#: plants, objects)
+COMPOSITE_SUBJECTS = ("GT01", "GT02", "GT04", "GT07", "GT10", "GT13", "GT17", "GT21", "GT25")
+HARD_EDGED_SUBJECTS = ("GT03", "GT06", "GT08", "GT09", "GT11", "GT12", "GT15", "GT19", "GT27")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0
+
+
+def _read_alpha(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"), np.uint8)
+
+
+def _paired(root: Path, image_dir: str, alpha_dir: str) -> list:
+    out = []
+    for path in sorted((root / image_dir).iterdir()):
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            continue
+        alpha = next((root / alpha_dir).glob(path.stem + ".*"), None)
+        if alpha is not None:
+            out.append((path.stem, _read_rgb(path), _read_alpha(alpha)))
+    return out
+
+
+def _resize(x: np.ndarray, size: tuple[int, int], resample=Image.BILINEAR) -> np.ndarray:
+    """float (H, W[, C]) -> float32 resized to ``size`` = (h, w), channel by channel."""
+    if x.ndim == 3:
+        return np.stack([_resize(x[..., c], size, resample) for c in range(x.shape[2])], axis=-1)
+    return np.asarray(Image.fromarray(x.astype(np.float32), mode="F").resize((size[1], size[0]), resample), np.float32)
+
+
+def _cover(background: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale and centre-crop a photo so it covers ``size`` = (h, w)."""
+    h, w = background.shape[:2]
+    scale = max(size[0] / h, size[1] / w)
+    scaled = _resize(background, (max(size[0], round(h * scale)), max(size[1], round(w * scale))))
+    top, left = (scaled.shape[0] - size[0]) // 2, (scaled.shape[1] - size[1]) // 2
+    return scaled[top:top + size[0], left:left + size[1]]
+
+
+def _backgrounds(shared: Path) -> list[np.ndarray]:
+    photos = sorted((shared / "am2k-samples" / "image").glob("*.jpg")) + sorted((shared / "p3m-samples" / "image").glob("*.jpg"))
+    return [_read_rgb(p) for p in photos]
+
+
+def crops(alphamatting: list) -> list:
+    """One 320 x 320 close-up per photo, centred on its soft pixels (see the module doc)."""
+    out = []
+    for name, image, alpha in alphamatting:
+        soft = (alpha > 12) & (alpha < 243)
+        ys, xs = np.nonzero(soft) if soft.any() else np.nonzero(alpha > 127)
+        side = min(alpha.shape) // 2
+        cy = int(np.clip(np.median(ys) - side // 2, 0, alpha.shape[0] - side))
+        cx = int(np.clip(np.median(xs) - side // 2, 0, alpha.shape[1] - side))
+        crop_image = _resize(image[cy:cy + side, cx:cx + side], (CROP_SIDE, CROP_SIDE))
+        crop_alpha = _resize(alpha[cy:cy + side, cx:cx + side].astype(np.float32), (CROP_SIDE, CROP_SIDE))
+        out.append((f"{name}-crop", np.clip(crop_image, 0, 1), np.clip(crop_alpha + 0.5, 0, 255).astype(np.uint8)))
+    return out
+
+
+def _place(fg: np.ndarray, alpha: np.ndarray, background: np.ndarray, height_fraction: float) -> tuple:
+    """Composite ``fg`` (float (h, w, 3)) with ``alpha`` (float (h, w) in [0, 1]) over ``background`` (H, W, 3):
+    scaled to ``height_fraction`` of its height (and to fit its width), centred horizontally, resting on the bottom."""
+    H, W = background.shape[:2]
+    scale = min(height_fraction * H / alpha.shape[0], 0.9 * W / alpha.shape[1])
+    size = (round(alpha.shape[0] * scale), round(alpha.shape[1] * scale))
+    fg, alpha = _resize(fg, size, Image.BICUBIC), np.clip(_resize(alpha, size, Image.BILINEAR), 0, 1)
+    full_alpha = np.zeros((H, W), np.float32)
+    top, left = H - size[0], (W - size[1]) // 2
+    full_alpha[top:, left:left + size[1]] = alpha
+    full_fg = background.copy()
+    full_fg[top:, left:left + size[1]] = np.clip(fg, 0, 1)
+    image = full_alpha[..., None] * full_fg + (1 - full_alpha[..., None]) * background
+    return np.clip(image, 0, 1).astype(np.float32), full_alpha
+
+
+def composites(alphamatting: list, backgrounds: list) -> list:
+    """The subjects of ``COMPOSITE_SUBJECTS`` over AM-2K / P3M photos at 1920 px long side (module doc)."""
+    from afmatting.foreground import estimate_foreground
+
+    by_name = {name: (image, alpha) for name, image, alpha in alphamatting}
+    out = []
+    for k, name in enumerate(COMPOSITE_SUBJECTS):
+        image, alpha = by_name[name]
+        a = alpha.astype(np.float32) / 255.0
+        fg = estimate_foreground(image, a)
+        landscape = image.shape[1] >= image.shape[0]
+        size = (1280, COMPOSITE_SIDE) if landscape else (COMPOSITE_SIDE, 1280)
+        bg = _cover(backgrounds[(3 * k) % len(backgrounds)], size)
+        comp, comp_alpha = _place(fg, a, bg, 0.8)
+        out.append((f"{name}-comp", comp, np.clip(comp_alpha * 255 + 0.5, 0, 255).astype(np.uint8)))
+    return out
+
+
+def hard_edged(alphamatting: list, backgrounds: list) -> list:
+    """Near-binary subjects over textured photos (module doc)."""
+    by_name = {name: (image, alpha) for name, image, alpha in alphamatting}
+    out = []
+    for k, name in enumerate(HARD_EDGED_SUBJECTS):
+        image, alpha = by_name[name]
+        h, w = alpha.shape
+        big = (2 * h, 2 * w)
+        binary = (_resize(alpha.astype(np.float32), big) >= 127.5).astype(np.float32)
+        bg = _cover(backgrounds[(3 * k + 1) % len(backgrounds)], big)
+        comp = binary[..., None] * _resize(image, big) + (1 - binary[..., None]) * bg
+        comp_small = _resize(comp, (h, w), Image.BOX)
+        alpha_small = _resize(binary, (h, w), Image.BOX)
+        out.append((f"{name}-hard", np.clip(comp_small, 0, 1), np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)))
+    return out
+
+
+def load_sets(names=SET_NAMES, shared=DEFAULT_SHARED, limit: int | None = None) -> dict:
+    """``{set name: [(name, image, alpha uint8), ...]}`` for the named sets whose sources exist under ``shared``
+    (sets whose folders are absent are left out); ``limit`` keeps the first N of each."""
+    shared = Path(shared)
+    sets, am = {}, None
+    if (shared / "alphamatting" / "image").is_dir():
+        am = _paired(shared / "alphamatting", "image", "alpha")
+    sources = {"alphamatting": lambda: am,
+               "am2k": lambda: _paired(shared / "am2k-samples", "image", "alpha-pseudo"),
+               "p3m": lambda: _paired(shared / "p3m-samples", "image", "alpha-pseudo"),
+               "crops": lambda: crops(am),
+               "composites": lambda: composites(am, _backgrounds(shared)),
+               "hard-edged": lambda: hard_edged(am, _backgrounds(shared))}
+    needs = {"alphamatting": "alphamatting/image", "am2k": "am2k-samples/image", "p3m": "p3m-samples/image",
+             "crops": "alphamatting/image", "composites": "am2k-samples/image", "hard-edged": "am2k-samples/image"}
+    for name in names:
+        if name not in sources:
+            raise ValueError(f"unknown set '{name}'; known: {', '.join(SET_NAMES)}")
+        if not (shared / needs[name]).is_dir() or (name in ("composites", "hard-edged") and am is None):
+            continue
+        sets[name] = sources[name]()[:limit]
+    return sets

@@ -1,0 +1,36 @@
+"""The first stage's fusion (afmatting.first_stage): the per-pixel median of the first-stage mattes."""
+
+import numpy as np
+import pytest
+
+from afmatting.errors import AFMattingError
+from afmatting.first_stage import fuse_mattes, prior_confidence
+
+
+def test_median_keeps_what_two_of_three_agree_on(rng):
+    truth = (rng.random((20, 30)) > 0.5).astype(np.float32)
+    wrong_a, wrong_b = truth.copy(), truth.copy()
+    wrong_a[:10] = 1 - wrong_a[:10]      # one network wrong on the top half
+    wrong_b[10:, :15] = 0.5              # another unsure on the bottom left (where the first is right)
+    fused = fuse_mattes([truth, wrong_a, wrong_b])
+    assert np.array_equal(fused, truth)  # every pixel has two right votes, or a right and an unsure one
+
+
+def test_one_and_two_mattes(rng):
+    a, b = rng.random((8, 9)).astype(np.float32), rng.random((8, 9)).astype(np.float32)
+    assert np.array_equal(fuse_mattes([a]), a)
+    assert np.allclose(fuse_mattes([a, b]), (a + b) / 2)
+    assert fuse_mattes([a, b, a]).dtype == np.float32
+
+
+def test_fusion_refuses_bad_mattes():
+    with pytest.raises(AFMattingError, match="at least one"):
+        fuse_mattes([])
+    with pytest.raises(AFMattingError, match="one size"):
+        fuse_mattes([np.zeros((4, 4)), np.zeros((4, 5))])
+    with pytest.raises(AFMattingError, match="NaN"):
+        fuse_mattes([np.full((4, 4), np.nan)])
+
+
+def test_confidence():
+    assert np.allclose(prior_confidence(np.array([[0.0, 0.25, 0.5, 1.0]])), [[1.0, 0.5, 0.0, 1.0]])
