@@ -7,7 +7,10 @@ One algorithm, in three pure steps over numpy arrays:
    dropped). Holes inside the kept regions are filled, so a patch of the subject the network missed (a dark hat band,
    a shadowed face) goes back to the subject.
 2. **Band.** Every pixel within ``band`` of the subject's outline, on either side, becomes unknown; the band's
-   half-width is a fraction of the image's long side, so the trimap looks the same at any resolution.
+   half-width is a fraction of the image's long side, so the trimap looks the same at any resolution. With
+   ``hard_band_fraction`` the wide band is kept only near soft structure (where the matte is uncertain over more
+   than an edge's ramp: hair, fur, blur, thin parts; :func:`near_soft_regions`) and a hard, confident edge gets the
+   narrow band, so the second stage cannot turn a crisp outline into semi-transparent texture.
 3. **Uncertainty.** Every pixel where the matte is uncertain (strictly between ``low`` and ``high``) becomes
    unknown, whatever steps 1 and 2 said, so the trimap never claims to know what the network did not.
 
@@ -28,7 +31,7 @@ DEFAULT_LOW = 0.2
 DEFAULT_HIGH = 0.8
 #: half-width of the unknown band around the subject's outline, as a fraction of the image's long side
 DEFAULT_BAND_FRACTION = 0.02
-#: long side at which :func:`soft_regions` looks for uncertainty thicker than an edge's ramp
+#: long side at which :func:`near_soft_regions` looks for uncertainty thicker than an edge's ramp
 SOFTNESS_SIDE = 320
 #: a region is kept as part of the subject when its area is at least this fraction of the largest region's
 DEFAULT_KEEP_FRACTION = 0.1
@@ -79,14 +82,16 @@ def fill_holes(subject: np.ndarray) -> np.ndarray:
     return ndimage.binary_fill_holes(subject)
 
 
-def soft_regions(matte: np.ndarray, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH,
-                 side: int = SOFTNESS_SIDE) -> np.ndarray:
-    """float (H, W) in [0, 1] -> bool (H, W): where the matte is uncertain over more than a thin line.
+def near_soft_regions(matte: np.ndarray, distance: float, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH,
+                      side: int = SOFTNESS_SIDE) -> np.ndarray:
+    """float (H, W) in [0, 1] -> bool (H, W): the pixels within ``distance`` (full-size pixels) of a region where
+    the matte is uncertain over more than a thin line.
 
     A first-stage network sees the image at a few hundred pixels, so its matte, resized back, has a ramp of uncertain
     values along every edge, hard or soft. Looked at ``side`` pixels on the long side (about the networks' own
     size), a hard edge's ramp is one or two pixels thick and an opening with a 3 x 3 square removes it; hair, fur,
-    motion blur and thin parts leave thicker uncertain regions, which survive. Those are resized back.
+    motion blur and thin parts leave thicker uncertain regions, which survive. The distance is measured at that
+    small size too (memory stays bounded on large photos), and the mask is resized back.
     """
     from PIL import Image
 
@@ -94,11 +99,11 @@ def soft_regions(matte: np.ndarray, low: float = DEFAULT_LOW, high: float = DEFA
     scale = min(1.0, side / max(h, w))
     small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = np.asarray(Image.fromarray(matte.astype(np.float32), mode="F").resize(small_size, Image.BILINEAR))
-    uncertain = (small > low) & (small < high)
-    thick = ndimage.binary_opening(uncertain, structure=np.ones((3, 3), bool))
+    thick = ndimage.binary_opening((small > low) & (small < high), structure=np.ones((3, 3), bool))
     if not thick.any():
         return np.zeros((h, w), dtype=bool)
-    back = Image.fromarray(thick.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)
+    near = ndimage.distance_transform_edt(~thick) <= distance * scale
+    back = Image.fromarray(near.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)
     return np.asarray(back) > 0
 
 
@@ -117,7 +122,7 @@ def auto_trimap(
         matte: float (H, W) in [0, 1], the network's alpha.
         low, high: matte values strictly between them are uncertain, hence unknown (0 <= low < 0.5 <= high <= 1).
         band_fraction: half-width of the unknown band around the subject's outline where the matte is soft (see
-            :func:`soft_regions`), as a fraction (>= 0) of ``max(H, W)``.
+            :func:`near_soft_regions`), as a fraction (>= 0) of ``max(H, W)``.
         hard_band_fraction: half-width of the band along the rest of the outline (hard, confident edges), same unit;
             None: ``band_fraction`` everywhere (one band, no softness test).
         keep_fraction: other regions are kept when their area is at least this fraction of the largest one's.
@@ -135,8 +140,7 @@ def auto_trimap(
     trimap = band_trimap(subject, band_fraction * long_side)
     if hard_band_fraction is not None and hard_band_fraction < band_fraction:
         # the wide band only where the matte is soft nearby; elsewhere the narrow one
-        soft = soft_regions(values, low, high)
-        near_soft = ndimage.distance_transform_edt(~soft) <= band_fraction * long_side if soft.any() else soft
+        near_soft = near_soft_regions(values, band_fraction * long_side, low, high)
         narrow = band_trimap(subject, hard_band_fraction * long_side)
         trimap = np.where(near_soft, trimap, narrow)
     trimap[(values > low) & (values < high)] = UNKNOWN

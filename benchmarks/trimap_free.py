@@ -1,25 +1,27 @@
-"""Trimap-free matting on the 27 alphamatting.com photos, whole image: network alone, two-stage path, anchors.
+"""Trimap-free matting across every visible set, whole image: the default path, the network alone, the anchors.
 
-Only ``image/`` and ``alpha/`` of ``../shared/data/alphamatting`` are read (the trimap folders are not inputs in
-trimap-free mode). Every row is scored on the whole image with the DIM-exact :func:`afmatting.metrics.compute_metrics`
-and timed per image (seconds, and seconds scaled to 0.5 MP by pixel count), all in one run:
+Sets (:mod:`matting_sets`): the 27 alphamatting photos (real ground truth), the AM-2K and P3M samples (pseudo-alphas:
+agreement, labelled so), and three sets made from the alphamatting photos (close-up crops at 320 px, composites at
+1920 px, hard-edged subjects). Rows, all in one process and one run:
 
-* ``network``: the bundled trimap-free network alone (``predict(..., two_stage=False)``);
-* ``two-stage``: ``predict``'s default path for that model (:mod:`afmatting.two_stage`);
-* ``auto trimap + closed-form``: the anchor, our automatic trimap from the first stage, then pymatting's closed-form
-  matting (benchmark-only dependency);
-  (closed-form ignores a starting matte, so this is also "the two-stage path with closed-form as its refiner");
-* the two-stage and anchor rows twice: without and (where onnxruntime is installed) with the bundled U²-Net-p mask
-  averaged into the first stage (the default path uses it where it can).
+* ``default``: ``predict``'s trimap-free default of the bundled model (:mod:`afmatting.two_stage`: our network,
+  MODNet and U²-Net-p fused, automatic trimap, trimap model, refinement);
+* ``network only``: the bundled trimap-free network alone (``two_stage=False``, ``--no-refine``);
+* the anchors through onnxruntime: MODNet, U²-Net-p, U²-Net, ISNet (:mod:`anchors`; fetch them first with
+  ``python benchmarks/fetch_anchors.py``; an absent one is left out).
 
-    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/trimap_free.py --json out.json
+Every row is scored on the whole image with :func:`afmatting.metrics.compute_metrics` (SAD, MSE, Grad, Conn), mean
+and median per set, with seconds per image and per megapixel; ``--csv`` writes one line per image and row.
+
+    OMP_NUM_THREADS=1 python benchmarks/trimap_free.py --json docs/results_trimap_free.json --csv scores.csv
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import csv
 import json
+import os
 import platform
 import sys
 import time
@@ -29,8 +31,8 @@ import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 
-from afmatting.auto_trimap import auto_trimap  # noqa: E402
 from afmatting.data import read_alpha  # noqa: E402
 from afmatting.errors import DatasetError  # noqa: E402
 from afmatting.io import load_image  # noqa: E402
@@ -61,19 +63,6 @@ def load_photos(root=DEFAULT_ROOT, limit: int | None = None) -> list[tuple[str, 
     return out
 
 
-def closed_form(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """pymatting's closed-form matting: float (H, W, 3), uint8 trimap (H, W) -> float32 (H, W) in [0, 1]."""
-    from pymatting import estimate_alpha_cf
-
-    has_bg, has_fg = (trimap == 0).any(), (trimap == 255).any()
-    if not (has_bg and has_fg):  # one known label (or none): the Laplacian's minimiser is that constant
-        return np.full(trimap.shape, 1.0 if has_fg else 0.0, np.float32)
-    # pymatting prints preconditioner retries to stdout: keep the table clean
-    with contextlib.redirect_stdout(sys.stderr):
-        out = estimate_alpha_cf(np.asarray(image, np.float64), trimap.astype(np.float64) / 255.0)
-    return np.clip(out, 0, 1).astype(np.float32)
-
-
 def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, list[dict]]:
     """Run ``matte_fn(image) -> alpha`` on every photo; whole-image metrics and times, means and per-image rows."""
     rows = []
@@ -91,45 +80,32 @@ def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, 
     return means, rows
 
 
-def build_rows(first_stage_side: int | None = None):
+def build_rows(anchor_names=None) -> dict:
     """``{row label: image -> alpha}`` for the rows named in the module doc."""
     from afmatting import AFMatting
-    from afmatting.saliency import bundled_segmenter
-    from afmatting.two_stage import DEFAULT_FIRST_STAGE_SIDE, bundled_trimap_model, two_stage_predict
+    from anchors import load_anchors
 
     free = AFMatting.from_pretrained("afmatting/lite0-trimap-free")
-    trimap_model = bundled_trimap_model()
-    side = first_stage_side or DEFAULT_FIRST_STAGE_SIDE
-    # the default path has the bundled U2-Net-p mask where onnxruntime is installed; the other rows leave it out
-    saliencies = {" without U2-Net-p": None}
-    if bundled_segmenter() is not None:
-        saliencies[" with U2-Net-p"] = bundled_segmenter()
-
-    rows = {"network only": lambda image: free.predict(image, two_stage=False).alpha}
-    for suffix, saliency in saliencies.items():
-        def two_stage(image, saliency=saliency):
-            return two_stage_predict(free, image, trimap_model=trimap_model, first_stage_side=side,
-                                     max_side=1024, saliency=saliency).alpha
-
-        def anchor(image, saliency=saliency):
-            matte = free.predict(image, max_side=side, two_stage=False).alpha
-            if saliency is not None:
-                matte = 0.5 * (matte + saliency(image))
-            return closed_form(image, auto_trimap(matte))
-
-        rows["two-stage" + suffix] = two_stage
-        rows["auto trimap + closed-form (anchor)" + suffix] = anchor
+    rows = {"default": lambda image: free.predict(image).alpha,
+            "network only": lambda image: free.predict(image, two_stage=False).alpha}
+    rows.update(load_anchors(*([anchor_names] if anchor_names else [])))
     return rows
 
 
 def markdown_table(results: dict) -> str:
-    """One line per row: SAD, MSE, Grad, Conn, seconds per image and per 0.5 MP."""
-    lines = ["| method | " + " | ".join(TABLE_METRICS) + " | s / image | s / 0.5 MP |",
-             "|---|" + "---:|" * (len(TABLE_METRICS) + 2)]
+    """One line per row: SAD, MSE, Grad, Conn, median SAD, seconds per image and per megapixel."""
+    lines = ["| method | " + " | ".join(TABLE_METRICS) + " | median SAD | s / image | s / MP |",
+             "|---|" + "---:|" * (len(TABLE_METRICS) + 3)]
     for label, m in results.items():
-        cells = [f"{m[k]:.2f}" for k in TABLE_METRICS] + [f"{m['time_s']:.2f}", f"{m['time_s_per_0.5MP']:.2f}"]
+        cells = [f"{m[k]:.2f}" for k in TABLE_METRICS] + [
+            f"{m['median_SAD']:.2f}" if "median_SAD" in m else "-", f"{m['time_s']:.2f}",
+            f"{m['s_per_MP']:.2f}" if "s_per_MP" in m else f"{m['time_s_per_0.5MP'] * 2:.2f}"]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def median_sad(rows: list[dict]) -> float:
+    return float(np.median([r["SAD"] for r in rows]))
 
 
 def _warm_up(rows: dict) -> None:
@@ -141,37 +117,55 @@ def _warm_up(rows: dict) -> None:
 
 
 def main(argv=None) -> int:
+    from matting_sets import SET_NAMES, load_sets
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=str(DEFAULT_ROOT), help="alphamatting folder (image/, alpha/)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
-    parser.add_argument("--first-stage-side", type=int, default=None, help="override the first stage's long side")
+    parser.add_argument("--shared", default=str(DEFAULT_ROOT.parent), help="the shared data folder")
+    parser.add_argument("--sets", default=",".join(SET_NAMES), help="comma-separated sets")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images of each set")
     parser.add_argument("--rows", default=None, help="';'-separated row labels to run (default all)")
-    parser.add_argument("--json", default=None, help="write means and per-image rows here")
+    parser.add_argument("--json", default=None, help="write means, medians and per-image rows here")
+    parser.add_argument("--csv", default=None, help="write one line per image and row here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
-    photos = load_photos(args.root, args.limit)
-    rows = build_rows(args.first_stage_side)
+    sets = load_sets(args.sets.split(","), args.shared, args.limit)
+    rows = build_rows()
     if args.rows:
         wanted = [r.strip() for r in args.rows.split(";")]
         rows = {k: v for k, v in rows.items() if k in wanted}
     _warm_up(rows)
     results, per_image = {}, {}
-    for label, fn in rows.items():
-        results[label], per_image[label] = score_rows(fn, photos, label, quiet=args.quiet)
-        print(f"{label}: SAD {results[label]['SAD']:.2f}, {results[label]['time_s']:.2f} s/image", file=sys.stderr,
-              flush=True)
-    print(markdown_table(results))
+    for set_name, photos in sets.items():
+        for label, fn in rows.items():
+            means, image_rows = score_rows(fn, photos, label, quiet=args.quiet)
+            pixels = sum(gt.size for _, _, gt in photos)
+            means["median_SAD"] = median_sad(image_rows)
+            means["s_per_MP"] = sum(r["time_s"] for r in image_rows) / (pixels / 1e6)
+            results.setdefault(set_name, {})[label] = means
+            per_image.setdefault(set_name, {})[label] = image_rows
+            print(f"{set_name} / {label}: SAD {means['SAD']:.2f} (median {means['median_SAD']:.2f}), "
+                  f"{means['s_per_MP']:.2f} s/MP", file=sys.stderr, flush=True)
+    for set_name, table in results.items():
+        print(f"\n### {set_name} ({len(sets[set_name])} images)\n")
+        print(markdown_table(table))
+    if args.csv:
+        with open(args.csv, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["set", "row", "image"] + list(TABLE_METRICS) + ["time_s"])
+            for set_name, by_row in per_image.items():
+                for label, image_rows in by_row.items():
+                    for r in image_rows:
+                        writer.writerow([set_name, label, r["name"]] + [f"{r[k]:.4f}" for k in TABLE_METRICS]
+                                        + [f"{r['time_s']:.3f}"])
     if args.json:
-        import os
-
-        info = {"machine": platform.platform(), "photos": len(photos), "cpus": os.cpu_count(),
-                "load": " / ".join(f"{v:.1f}" for v in os.getloadavg())}
-        command = "OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/trimap_free.py " + " ".join(
+        info = {"machine": platform.platform(), "cpus": os.cpu_count(),
+                "load": " / ".join(f"{v:.1f}" for v in os.getloadavg()),
+                "images": {k: len(v) for k, v in sets.items()}}
+        command = "OMP_NUM_THREADS=1 python benchmarks/trimap_free.py " + " ".join(
             sys.argv[1:] if argv is None else argv)
-        previous = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
-        Path(args.json).write_text(json.dumps({"info": info, "command": command, "notes": previous.get("notes", []),
-                                               "means": results, "rows": per_image}, indent=1))
+        Path(args.json).write_text(json.dumps({"info": info, "command": command, "means": results,
+                                               "rows": per_image}, indent=1))
     return 0
 
 

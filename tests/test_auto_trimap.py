@@ -127,3 +127,23 @@ def test_bad_mattes_are_refused_by_name(matte, message):
 def test_bad_options_are_refused(options):
     with pytest.raises(AFMattingError):
         auto_trimap(np.zeros((8, 8), np.float32), **options)
+
+
+def test_hard_edges_get_the_narrow_band_and_soft_ones_the_wide_band():
+    """A matte with a hard left half (a one-pixel ramp) and a soft right half (a wide ramp): the unknown band is
+    narrow along the hard edge and wide along the soft one."""
+    from afmatting.auto_trimap import auto_trimap as make_trimap
+
+    h, w = 200, 200
+    xx = np.arange(w)[None, :].repeat(h, 0).astype(np.float32)
+    yy = np.arange(h)[:, None].repeat(w, 1).astype(np.float32)
+    matte = np.where(yy < 100, 1.0, 0.0).astype(np.float32)           # subject: the top half
+    soft = xx >= 100                                                    # right half: a 30-pixel soft ramp
+    matte[soft] = np.clip((130 - yy[soft]) / 60, 0, 1)
+    trimap = make_trimap(matte, band_fraction=0.05, hard_band_fraction=0.01)
+    unknown_rows_left = np.nonzero(trimap[:, 20] == 128)[0]
+    unknown_rows_right = np.nonzero(trimap[:, 180] == 128)[0]
+    assert len(unknown_rows_left) <= 6                                  # 2 px each side of the hard edge
+    assert len(unknown_rows_right) >= 30                                # the ramp and the wide band around it
+    one_band = make_trimap(matte, band_fraction=0.05)
+    assert (one_band[:, 20] == 128).sum() >= 18                         # without the test: the wide band everywhere

@@ -34,3 +34,8 @@ def test_fusion_refuses_bad_mattes():
 
 def test_confidence():
     assert np.allclose(prior_confidence(np.array([[0.0, 0.25, 0.5, 1.0]])), [[1.0, 0.5, 0.0, 1.0]])
+
+
+def test_median_of_three_equals_numpys(rng):
+    mattes = [rng.random((17, 23)).astype(np.float32) for _ in range(3)]
+    assert np.array_equal(fuse_mattes(mattes), np.median(np.stack(mattes), axis=0).astype(np.float32))
