@@ -100,7 +100,7 @@ def test_eval_subcommand(dataset, tmp_path, monkeypatch, capsys):
     stand_in = GroundTruthStandIn(dataset, blur=1.0)
     import afmatting.cli
 
-    monkeypatch.setattr(afmatting.cli, "load_model", lambda model, trimap, device=None: stand_in)
+    monkeypatch.setattr(afmatting.cli, "load_matter", lambda model, device=None: stand_in)
     parser = argparse.ArgumentParser()
     add_eval_subcommand(parser.add_subparsers(dest="command"))
     out_csv = tmp_path / "rows.csv"
