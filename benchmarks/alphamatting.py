@@ -84,6 +84,27 @@ class MatteFunction:
         return self.matte(np.asarray(image, dtype=np.float32), trimap)
 
 
+class AdamRefined:
+    """A trimap-input model whose matte is then refined by the earlier Adam refinement
+    (:func:`benchmarks.baselines.refine_adam.refine_alpha_adam`, ``steps`` per level): the recorded ``refine_steps``
+    rows."""
+
+    trimap_input = True
+
+    def __init__(self, model, steps: int):
+        self.model, self.steps = model, int(steps)
+
+    def predict(self, image, trimap=None, **kwargs):
+        from benchmarks.baselines.refine_adam import refine_alpha_adam
+
+        result = self.model.predict(image, trimap=trimap, **{**kwargs, "refine": False})
+        start = time.perf_counter()
+        result.alpha = refine_alpha_adam(result.image, result.trimap, result.alpha, self.steps,
+                                         max_side=kwargs.get("max_side"), device=self.model.device)
+        result.extra.update(refine_steps=self.steps, refine_seconds=time.perf_counter() - start)
+        return result
+
+
 def _score(model, root, trimaps, limit, quiet: bool, **evaluate_kwargs):
     """Means and rows per trimap folder of :func:`afmatting.evaluation.evaluate_trimaps`, unknown region."""
     return evaluate_trimaps(model, root, trimaps, limit=limit, progress=not quiet, **evaluate_kwargs)
@@ -131,10 +152,11 @@ def evaluate_model_dir(
     model = AFMatting.from_pretrained(str(model_dir))
     if (adapt_steps or refine_steps) and not model.trimap_input:
         raise AFMattingError(f"adapt_steps / refine_steps need a trimap-input model; '{model_dir}' is trimap-free.")
-    options = {"adapt_steps": int(adapt_steps), "refine_steps": int(refine_steps)}
-    predict_kwargs = {k: v for k, v in options.items() if v}
+    predict_kwargs = {"adapt_steps": int(adapt_steps)} if adapt_steps else {}
     if model.trimap_input:
         predict_kwargs["refine"] = bool(refine)
+    if refine_steps:
+        model = AdamRefined(model, refine_steps)
     results, rows = _score(model, root, trimaps, limit, quiet, max_side=max_side, device=device,
                            predict_kwargs=predict_kwargs)
     return (results, rows) if return_rows else results
@@ -195,9 +217,9 @@ def evaluate_classical(
 def evaluate_ddc_solver(root=DEFAULT_ROOT, trimaps=TRIMAPS, steps: int = 200, *, limit: int | None = None,
                         return_rows: bool = False, quiet: bool = True):
     """Score the paper's objective as a per-image solver with no network: known + DDC minimised by
-    :func:`afmatting.refine_adam.refine_alpha_adam` from a flat start (0.5 on the unknown pixels). Same format as
+    :func:`benchmarks.baselines.refine_adam.refine_alpha_adam` from a flat start (0.5 on the unknown pixels). Same format as
     :func:`evaluate_model_dir`; it shows what the trained network adds to the loss alone."""
-    from afmatting.refine_adam import refine_alpha_adam as refine_alpha
+    from benchmarks.baselines.refine_adam import refine_alpha_adam as refine_alpha
     from afmatting.trimap import trimap_to_float
 
     def matte(image, tri):

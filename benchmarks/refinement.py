@@ -13,7 +13,7 @@ Rows:
   network;
 * ``laplacian, flat prior``: the band solver with a flat 0.5 matte instead of the network's (what the network adds);
 * ``+ DDC`` (``--ddc``, first ``--ddc-limit`` images): the default solver with the DDC term added (what DDC adds);
-* ``adam 100`` / ``band DDC`` (``--adam-limit`` images): today's-before gradient refinement (``refine_steps=100``)
+* ``adam 100`` / ``band DDC`` (``--adam-limit`` images): today's-before gradient refinement (``benchmarks/baselines/refine_adam.py``, 100 steps)
   against the band solver of the same known + DDC objective (IRLS, pull to the network's matte, no Laplacian).
 ``--sweep`` re-solves with other prior weights λ (Trimap1, network predictions reused).
 """
@@ -37,13 +37,14 @@ from afmatting import AFMatting  # noqa: E402
 from afmatting.data import folder_examples, read_alpha_value, read_image_value, read_trimap_value  # noqa: E402
 from afmatting.metrics import compute_metrics, mean_metrics  # noqa: E402
 from afmatting.refine import RefineSettings, refine_alpha  # noqa: E402
-from afmatting.refine_adam import refine_alpha_adam  # noqa: E402
+from benchmarks.baselines.refine_adam import refine_alpha_adam  # noqa: E402
+from benchmarks.baselines.refine_ddc import refine_alpha_ddc  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 KEYS = ("SAD", "MSE", "Grad", "Conn")
 #: β of the ``+ DDC`` row (sums over pairs; the Laplacian's scale) and of the ``band DDC`` row
 DDC_WEIGHT = 1e-4
-BAND_DDC = RefineSettings(laplacian_weight=0.0, ddc_weight=1e-2, prior_weight=1e-4)
+BAND_DDC = dict(settings=RefineSettings(laplacian_weight=0.0, prior_weight=1e-4), ddc_weight=1e-2)
 
 
 def closed_form():
@@ -91,7 +92,7 @@ def run(root, trimaps, limit, ddc, ddc_limit, adam_limit, sweep):
             alpha, t = timed(refine_alpha, image, trimap, flat)
             add(trimap_name, "laplacian, flat prior (no network)", name, alpha, gt, trimap, t, t_cf)
             if ddc and index < ddc_limit:
-                alpha, t = timed(refine_alpha, image, trimap, net.alpha, RefineSettings(ddc_weight=DDC_WEIGHT))
+                alpha, t = timed(refine_alpha_ddc, image, trimap, net.alpha, ddc_weight=DDC_WEIGHT)
                 add(trimap_name, f"default + DDC (β={DDC_WEIGHT:g}), first {ddc_limit}", name, alpha, gt, trimap,
                     t + t_net, t_cf)
                 add(trimap_name, f"default, first {ddc_limit}", name, result.alpha, gt, trimap, t_default, t_cf)
@@ -99,7 +100,7 @@ def run(root, trimaps, limit, ddc, ddc_limit, adam_limit, sweep):
                 alpha, t = timed(refine_alpha_adam, image, trimap, net.alpha, 100)
                 add(trimap_name, f"adam 100 steps/level, first {adam_limit}", name, alpha, gt, trimap, t + t_net,
                     t_cf)
-                alpha, t = timed(refine_alpha, image, trimap, net.alpha, BAND_DDC)
+                alpha, t = timed(refine_alpha_ddc, image, trimap, net.alpha, **BAND_DDC)
                 add(trimap_name, f"band DDC solver, first {adam_limit}", name, alpha, gt, trimap, t + t_net, t_cf)
                 add(trimap_name, f"network, first {adam_limit}", name, net.alpha, gt, trimap, t_net, t_cf)
             if sweep and trimap_name == trimaps[0]:
