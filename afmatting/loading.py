@@ -36,9 +36,8 @@ def load_model(name, device: str | torch.device | None = None):
     if is_onnx_path(name):
         return OnnxMattingModel(name, device=device)
     source = resolve_source(name)  # a bundled name or a checked local folder (Path), else a Hub id (str)
-    if isinstance(source, str):
-        source = cached_or_reachable(source)
-    model = AFMatting.from_pretrained(source)
+    # a Hub id that can load now: its cached snapshot, or the id when the Hub answers (else an error at once)
+    model = AFMatting.from_pretrained(cached_or_reachable(source) if isinstance(source, str) else name)
     model.name_or_path = str(name).strip()
     if device is not None:
         model.to(device)

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the library and benchmarks.* of this checkout, also when not installed
 SHARED = Path(os.environ.get("AFMATTING_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RUNS = ROOT / "runs"
 DATA = RUNS / "data" / "shared_samples"
@@ -110,11 +111,16 @@ TEST_TIME = {"adapt": "test-time adaptation ({} steps/image)", "refine": "test-t
 
 def score_alphamatting(folder, trimaps=("trimap1", "trimap2"), **predict_kwargs) -> dict:
     """Means per trimap of a trained row on the alphamatting.com set (unknown region), through the library's loader
-    and :func:`afmatting.evaluation.evaluate`; ``predict_kwargs`` (e.g. ``refine_steps``) go to ``predict``."""
+    and :func:`afmatting.evaluation.evaluate`; ``predict_kwargs`` go to ``predict``, except ``refine_steps``: the
+    earlier Adam refinement (``benchmarks/baselines/refine_adam.py``) after the network."""
     from afmatting import AFMatting
     from afmatting.evaluation import evaluate_trimaps
+    from benchmarks.alphamatting import AdamRefined
 
+    refine_steps = predict_kwargs.pop("refine_steps", 0)
     model = AFMatting.from_pretrained(folder)
+    if refine_steps:
+        model = AdamRefined(model, refine_steps)
     return evaluate_trimaps(model, SHARED / "alphamatting", trimaps, progress=False, predict_kwargs=predict_kwargs)[0]
 
 

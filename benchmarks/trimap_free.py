@@ -93,12 +93,12 @@ def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, 
 
 def build_rows(first_stage_side: int | None = None):
     """``{row label: image -> alpha}`` for the rows named in the module doc."""
-    from afmatting import AFMatting
+    from afmatting import load_matter
     from afmatting.saliency import bundled_segmenter
-    from afmatting.two_stage import DEFAULT_FIRST_STAGE_SIDE, bundled_trimap_model, two_stage_predict
+    from afmatting.two_stage import DEFAULT_FIRST_STAGE_SIDE, two_stage_predict
 
-    free = AFMatting.from_pretrained("afmatting/lite0-trimap-free")
-    trimap_model = bundled_trimap_model()
+    matter = load_matter("afmatting/lite0-trimap-free")
+    free, trimap_model = matter.model, matter.trimap_model
     side = first_stage_side or DEFAULT_FIRST_STAGE_SIDE
     # the default path has the bundled U2-Net-p mask where onnxruntime is installed; the other rows leave it out
     saliencies = {" without U2-Net-p": None}

@@ -71,6 +71,7 @@ def test_max_side_full_resolution_and_bad_values(tmp_path, model_dirs, rng, caps
         assert "--max-side" in err and "full" in err and "Traceback" not in err
 
 
+@pytest.mark.e2e
 def test_module_entry_point(tmp_path, model_dirs, rng):
     import subprocess
     import sys
@@ -83,7 +84,7 @@ def test_module_entry_point(tmp_path, model_dirs, rng):
     assert (tmp_path / "o" / "p0_alpha.png").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_bundled_trimap_free_default_is_two_stage_and_single_stage_switches_it_off(tmp_path):
     from pathlib import Path
 

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # a subprocess with the optional stacks hidden
+
 ROOT = Path(__file__).resolve().parents[1]
 
 HIDDEN = ("gradio", "gradio_client", "accelerate", "datasets", "tensorboard")

@@ -9,7 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from .conftest import import_script
+
+pytestmark = pytest.mark.e2e  # training runs, killed and resumed
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "train" / "configs" / "smoke.yaml")

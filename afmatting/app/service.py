@@ -103,7 +103,9 @@ class MattingService:
 
         def on_progress(stage: str, fraction: float) -> None:
             start, end = spans.get(stage, (0.05, 0.85))
-            progress(start + (end - start) * fraction, labels.get(stage, stage))
+            label = labels.get(stage, stage)
+            progress(start + (end - start) * fraction, f"{label} ({round(100 * fraction)} %)" if 0 < fraction < 1
+                     else label)
 
         result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine), on_progress=on_progress)
         progress(0.85 if refining or matter.trimap_model is not None else 0.7, "Estimating the foreground colours")
