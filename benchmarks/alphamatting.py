@@ -17,7 +17,6 @@ Importable: :func:`load_alphamatting`, :func:`evaluate_model_dir`, :func:`evalua
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -27,15 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))  # the library of this checkout, also when not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
 
 from afmatting.data import folder_examples, read_alpha_value, read_image_value, read_trimap_value  # noqa: E402
 from afmatting.errors import AFMattingError  # noqa: E402
 from afmatting.evaluation import evaluate_trimaps, markdown_table  # noqa: E402
 from afmatting.processing import DEFAULT_MAX_SIDE, max_side_argument  # noqa: E402
+from benchmarks.common import PROJECT_ROOT, SHARED_DATA, classical_matte, import_pymatting  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 DEFAULT_ROOT = SHARED_DATA / "alphamatting"
 TRIMAPS = ("trimap1", "trimap2")
 CLASSICAL = {"cf": "closed-form matting", "knn": "KNN matting"}
@@ -162,39 +160,12 @@ def evaluate_model_dir(
     return (results, rows) if return_rows else results
 
 
-def _import_pymatting():
-    try:
-        import pymatting
-    except ImportError:
-        raise ImportError(
-            "The classical rows need pymatting, a benchmark-only dependency (not installed with afmatting): "
-            "run `.venv/bin/pip install pymatting`."
-        ) from None
-    return pymatting
-
-
 def classical_matte_fn(method: str):
-    """``(image float (H, W, 3), trimap uint8 (H, W)) -> alpha float64 (H, W)`` with pymatting's default settings."""
+    """``(image float (H, W, 3), trimap uint8 (H, W)) -> alpha float64 (H, W)`` with pymatting's default settings
+    (:func:`benchmarks.common.classical_matte`: numba kernels compiled beforehand, not timed)."""
     if method not in CLASSICAL:
         raise AFMattingError(f"method must be one of {tuple(CLASSICAL)}, got '{method}'.")
-    pymatting = _import_pymatting()
-    solver = pymatting.estimate_alpha_cf if method == "cf" else pymatting.estimate_alpha_knn
-
-    def matte(image, tri):
-        # pymatting prints preconditioner warnings (ichol retrying with a shift) to stdout: keep the table clean
-        with contextlib.redirect_stdout(sys.stderr):
-            return solver(np.asarray(image, dtype=np.float64), tri.astype(np.float64) / 255.0)
-
-    return matte
-
-
-def _warm_up(matte) -> None:
-    """Compile pymatting's numba kernels on a tiny image so the first timed image does not pay for it."""
-    rng = np.random.default_rng(0)
-    image = rng.random((24, 24, 3))
-    tri = np.full((24, 24), 128, dtype=np.uint8)
-    tri[:, :6], tri[:, -6:] = 0, 255
-    matte(image, tri)
+    return classical_matte(method)
 
 
 def evaluate_classical(
@@ -209,7 +180,6 @@ def evaluate_classical(
     """Score pymatting's closed-form (``"cf"``) or KNN (``"knn"``) matting; same result format as
     :func:`evaluate_model_dir`. The numba JIT compile is done on a tiny image first and not timed."""
     matte = classical_matte_fn(method)
-    _warm_up(matte)
     results, rows = _score(MatteFunction(matte), root, trimaps, limit, quiet, max_side=None)
     return (results, rows) if return_rows else results
 
@@ -296,7 +266,7 @@ def main(argv=None) -> int:
         print(f"alphamatting folder not found: {root}", file=sys.stderr)
         return 2
     if args.classical:
-        _import_pymatting()  # fail before any model runs
+        import_pymatting()  # fail before any model runs
 
     started = time.time()
     table_rows = []
@@ -313,7 +283,7 @@ def main(argv=None) -> int:
                            "adapt_steps": args.adapt, "refine_steps": args.refine, "results": results,
                            "per_image": rows})
     for method in args.classical:
-        version = _import_pymatting().__version__
+        version = import_pymatting().__version__
         results, rows = evaluate_classical(method, root, args.trimaps, limit=args.limit, return_rows=True,
                                            quiet=not args.verbose)
         table_rows.append({"label": f"{CLASSICAL[method]} (pymatting {version})", "kind": "classical",

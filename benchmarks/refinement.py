@@ -21,17 +21,14 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
 
 from afmatting import AFMatting  # noqa: E402
 from afmatting.data import folder_examples, read_alpha_value, read_image_value, read_trimap_value  # noqa: E402
@@ -39,26 +36,12 @@ from afmatting.metrics import compute_metrics, mean_metrics  # noqa: E402
 from afmatting.refine import RefineSettings, refine_alpha  # noqa: E402
 from benchmarks.baselines.refine_adam import refine_alpha_adam  # noqa: E402
 from benchmarks.baselines.refine_ddc import refine_alpha_ddc  # noqa: E402
+from benchmarks.common import SHARED_DATA, classical_matte  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 KEYS = ("SAD", "MSE", "Grad", "Conn")
 #: β of the ``+ DDC`` row (sums over pairs; the Laplacian's scale) and of the ``band DDC`` row
 DDC_WEIGHT = 1e-4
 BAND_DDC = dict(settings=RefineSettings(laplacian_weight=0.0, prior_weight=1e-4), ddc_weight=1e-2)
-
-
-def closed_form():
-    import pymatting
-
-    def matte(image, trimap):
-        with contextlib.redirect_stdout(sys.stderr):  # pymatting prints preconditioner retries
-            return pymatting.estimate_alpha_cf(image.astype(np.float64), trimap.astype(np.float64) / 255.0)
-
-    rng = np.random.default_rng(0)  # compile the numba kernels before timing
-    tri = np.full((24, 24), 128, np.uint8)
-    tri[:, :6], tri[:, -6:] = 0, 255
-    matte(rng.random((24, 24, 3)), tri)
-    return matte
 
 
 def timed(fn, *args, **kwargs):
@@ -69,7 +52,7 @@ def timed(fn, *args, **kwargs):
 
 def run(root, trimaps, limit, ddc, ddc_limit, adam_limit, sweep):
     model = AFMatting.from_pretrained("afmatting/lite0-trimap")
-    cf = closed_form()
+    cf = classical_matte("cf")
     rows = {}  # (trimap, row) -> list of per-image dicts
 
     def add(trimap_name, row, name, alpha, gt, trimap, seconds, cf_seconds):
