@@ -169,6 +169,7 @@ def exported_bundled_free(tmp_path_factory):
     return DEFAULT_TRIMAP_FREE_MODEL, path
 
 
+@pytest.mark.e2e
 def test_cli_matte_with_onnx_model_gives_the_torch_alpha_png(tmp_path, exported_bundled_free):
     photo = sorted(shared_path("p3m-samples", "image").glob("*.jpg"))[0]
     name, onnx_path = exported_bundled_free

@@ -85,7 +85,7 @@ def test_bundled_trimap_free_pipeline_runs_two_stage_by_default():
     assert np.array_equal(alone.alpha, matter.model.predict(str(cat), max_side=256).alpha)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_stage_beats_the_network_alone_on_real_photos():
     """Whole-image SAD on two alphamatting photos (downscaled for speed) where the network alone keeps background."""
     from PIL import Image
