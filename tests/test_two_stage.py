@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from afmatting import AFMatting, load_matter
+from afmatting import load_matter
 from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, resolve_bundled
 from afmatting.errors import AFMattingError
 from afmatting.trimap import BACKGROUND, FOREGROUND, UNKNOWN

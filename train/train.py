@@ -44,7 +44,6 @@ from afmatting.data.synthetic import make_synthetic_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # checkpoints.py beside this script
 from checkpoints import (  # noqa: E402
-    COMPLETE_MARKER,
     checkpoint_problem,
     checkpoint_step,
     complete_checkpoints,
