@@ -75,7 +75,14 @@ def table_rows() -> list[str]:
 
 
 def write_table() -> None:
-    """docs/results.md from docs/results.json (trained rows) and docs/results_classical.json (pymatting rows)."""
+    """Write docs/results.md (:func:`results_markdown`)."""
+    (ROOT / "docs" / "results.md").write_text(results_markdown())
+    print(f"wrote {ROOT / 'docs' / 'results.md'}")
+
+
+def results_markdown() -> str:
+    """docs/results.md from docs/results.json (trained rows), results_classical.json (pymatting rows) and the other
+    measured JSON."""
     from afmatting.evaluation import markdown_table
 
     results = json.loads(RESULTS_JSON.read_text())
@@ -151,8 +158,7 @@ def write_table() -> None:
         lines += trimap_free_section(json.loads(TRIMAP_FREE_JSON.read_text()))
     if GPU_JSON.exists():
         lines += gpu_section(json.loads(GPU_JSON.read_text()))
-    (ROOT / "docs" / "results.md").write_text("\n".join(lines) + "\n")
-    print((ROOT / "docs" / "results.md").read_text())
+    return "\n".join(lines) + "\n"
 
 
 def trimap_free_section(data: dict) -> list[str]:
@@ -461,18 +467,25 @@ def closed_form_sad(classical: dict) -> float | None:
     return next((r["results"]["trimap1"]["SAD"] for r in classical.get("rows", []) if r.get("method") == "cf"), None)
 
 
-def write_model_cards() -> None:
-    """afmatting/weights/<name>/README.md for each bundled model, from docs/results*.json."""
+def model_card(name: str) -> str:
+    """The card (README.md) of bundled model ``name`` from docs/results*.json and docs/shipped_models.json."""
     from afmatting import AFMatting
     from afmatting.bundled import WEIGHTS_DIR
 
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     classical = json.loads(CLASSICAL_JSON.read_text()) if CLASSICAL_JSON.exists() else {"rows": []}
-    for name, row in BUNDLE.items():
-        card = bundled_card_kwargs(name, row, results.get(row, {}), closed_form_sad(classical), SHIPPED.get(name),
-                                   REFINEMENT.get("summary", {}).get("network"))
-        model = AFMatting.from_pretrained(WEIGHTS_DIR / name)
-        model.generate_model_card(**card).save(WEIGHTS_DIR / name / "README.md")
+    row = BUNDLE[name]
+    card = bundled_card_kwargs(name, row, results.get(row, {}), closed_form_sad(classical), SHIPPED.get(name),
+                               REFINEMENT.get("summary", {}).get("network"))
+    return str(AFMatting.from_pretrained(WEIGHTS_DIR / name).generate_model_card(**card))
+
+
+def write_model_cards() -> None:
+    """afmatting/weights/<name>/README.md for each bundled model (:func:`model_card`)."""
+    from afmatting.bundled import WEIGHTS_DIR
+
+    for name in BUNDLE:
+        (WEIGHTS_DIR / name / "README.md").write_text(model_card(name))
         print(f"wrote {WEIGHTS_DIR / name / 'README.md'}")
 
 
