@@ -2,15 +2,20 @@
 
 1. the trimap-free network mattes the image at a moderate size (``first_stage_side``: it only has to find the
    subject, and it finds it better at 512-640 px than at full size, where its receptive field covers less of the
-   scene); where onnxruntime is installed, its matte is averaged with the mask of a bundled salient-object
-   segmenter (U²-Net-p, trained on binary saliency masks; :mod:`afmatting.saliency`);
+   scene); where onnxruntime is installed, it is fused (per-pixel median, :mod:`afmatting.first_stage`) with the
+   mattes of two bundled networks that fail on other photos: MODNet (portrait matting, :mod:`afmatting.modnet`) and
+   U²-Net-p (salient objects, :mod:`afmatting.saliency`);
 2. :func:`afmatting.auto_trimap.auto_trimap` turns that matte into a trimap: the subject's connected regions with
-   their holes filled, an unknown band around their outline, and every uncertain pixel unknown;
-3. the trimap model mattes the image with that trimap, and :func:`afmatting.refine.refine_alpha` refines the result
-   on the image itself (no labels).
+   their holes filled, an unknown band around their outline (wide near soft structure, narrow along hard edges),
+   and every uncertain pixel unknown;
+3. the trimap model mattes the image with that trimap, blended with the fused matte by how sure that matte is, and
+   :func:`afmatting.refine.refine_alpha` refines the result on the image itself (no labels), holding it firmly
+   where the fused matte is sure. A mask that is already right and sure comes back unchanged; a trimap that is
+   mostly unknown (nothing to anchor the solve: it would wash out to grey) returns the fused matte instead.
 
-``predict(model, image)`` runs this for trimap-free models when ``two_stage`` is on (the default for the bundled
-trimap-free model); ``two_stage=False`` keeps the single network, the fast option.
+``predict(model, image, trimap_model=...)`` runs this for trimap-free models (``two_stage=False`` keeps the single
+network, the fast option); the models arrive as arguments (:func:`afmatting.loading.load_matter` pairs the bundled
+ones).
 """
 
 from __future__ import annotations
@@ -21,20 +26,17 @@ from typing import Callable
 import numpy as np
 
 from .auto_trimap import auto_trimap, check_matte
-from .bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
-from .errors import AFMattingError, CheckpointError
+from .errors import AFMattingError
 from .first_stage import fuse_mattes, prior_confidence
-from .model import AFMatting
-from .processing import apply_known_region, network_size, prepare_inputs, resize_to_network, run_network
-from .refine import refine_alpha
-from .result import MattingResult
 from .modnet import bundled_modnet
+from .processing import apply_known_region, network_alphas, prepare_inputs
+from .refine import DEFAULT_PRIOR_WEIGHT, refine_alpha
+from .result import MattingResult
 from .saliency import bundled_segmenter
 from .trimap import UNKNOWN
 
 #: long side at which the trimap-free network looks for the subject (see the module doc)
 DEFAULT_FIRST_STAGE_SIDE = 640
-
 #: the narrow unknown band along hard, confident edges, as a fraction of the long side (the wide one, where the prior
 #: is soft, is auto_trimap's band_fraction); chosen on the alphamatting photos, see docs/results.md
 DEFAULT_HARD_BAND_FRACTION = 0.005
@@ -42,28 +44,6 @@ DEFAULT_HARD_BAND_FRACTION = 0.005
 DEFAULT_PRIOR_PULL = 30.0
 #: an automatic trimap more unknown than this fraction of the image falls back to the prior (see matte_from_prior)
 DEFAULT_MAX_UNKNOWN = 0.5
-
-_bundled_trimap_model = {}
-
-
-def uses_two_stage_by_default(model) -> bool:
-    """Whether ``predict`` runs the two-stage path for this trimap-free model when not told: only for the bundled
-    trimap-free model, whose trimap partner ships beside it."""
-    return getattr(model, "bundled_name", None) == DEFAULT_TRIMAP_FREE_MODEL
-
-
-def bundled_trimap_model(device=None):
-    """The bundled trimap model (loaded once per process and device), the default second stage."""
-    key = str(device) if device is not None else "cpu"
-    if key not in _bundled_trimap_model:
-        if resolve_bundled(DEFAULT_TRIMAP_MODEL) is None:
-            raise CheckpointError(
-                f"The two-stage trimap-free path needs the bundled trimap model '{DEFAULT_TRIMAP_MODEL}', which is not "
-                f"installed; pass trimap_model=..., or two_stage=False for the trimap-free network alone."
-            )
-        model = AFMatting.from_pretrained(DEFAULT_TRIMAP_MODEL)
-        _bundled_trimap_model[key] = model.to(device) if device is not None else model
-    return _bundled_trimap_model[key]
 
 
 def default_refiner(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -73,12 +53,9 @@ def default_refiner(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) ->
 
 
 def matte_once(model, image: np.ndarray, trimap: np.ndarray | None, max_side: int | None) -> np.ndarray:
-    """One network pass: float32 (H, W, 3) image (+ uint8 (H, W) trimap for trimap models) -> float32 (H, W) alpha
-    in [0, 1] at the image's size, the network seeing the image bounded by ``max_side`` (known-region rule applied)."""
-    size = network_size(*image.shape[:2], max_side)
-    x, t = resize_to_network(image, trimap, size)
-    alpha = run_network(model, x[None], None if t is None else t[None], tuple(image.shape[:2]))[0]
-    return apply_known_region(alpha, trimap)
+    """One network pass (:func:`afmatting.processing.network_alphas`): float32 (H, W, 3) image (+ uint8 (H, W)
+    trimap for trimap models) -> float32 (H, W) alpha in [0, 1] at the image's size (known-region rule applied)."""
+    return network_alphas(model, [image], [trimap], max_side)[0]
 
 
 def resolve_saliency(saliency) -> list:
@@ -102,40 +79,35 @@ def two_stage_predict(
     free_model,
     image,
     *,
-    trimap_model=None,
+    trimap_model,
     first_stage_side: int | None = DEFAULT_FIRST_STAGE_SIDE,
     max_side: int | None = None,
     refine: bool = True,
-    refiner: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
-    saliency: bool | str | Callable[[np.ndarray], np.ndarray] | None = "auto",
-    trimap_options: dict | None = None,
+    saliency: bool | str | Callable[[np.ndarray], np.ndarray] | list | None = "auto",
 ):
     """Matte one image without a trimap, in two stages (see the module doc).
 
     Args:
         free_model: a trimap-free :class:`~afmatting.model.AFMatting`.
         image: a path, bytes, PIL image or numpy array (anything :func:`afmatting.io.load_image` reads).
-        trimap_model: a trimap-input model for stage 3; default the bundled ``afmatting/lite0-trimap``.
+        trimap_model: a trimap-input network for stage 3 (:func:`afmatting.loading.load_matter` pairs the bundled
+            trimap-free model with the bundled ``afmatting/lite0-trimap``).
         first_stage_side: long side (pixels) at which the trimap-free network sees the image (never above
             ``max_side``); None: full size.
         max_side: long side bound of the trimap model's input (the alpha always comes back at full size).
         refine: refine the trimap model's matte on the image (stage 3's second half).
-        refiner: ``(image, trimap, alpha) -> alpha`` replacing the default :func:`default_refiner`.
         saliency: the other first-stage networks, fused with ours by a per-pixel median before the trimap is
             built (:mod:`afmatting.first_stage`). ``"auto"`` (default): the bundled MODNet and U²-Net-p where
             onnxruntime is installed (``afmatting[onnx]``), else none; True: both, an error without onnxruntime;
             False / None: none (our network alone); or a callable / list of callables
             ``image float32 (H, W, 3) -> matte float32 (H, W) in [0, 1]``.
-        trimap_options: keyword arguments for :func:`afmatting.auto_trimap.auto_trimap`.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W) in [0, 1], ``.trimap`` the automatic trimap, and in ``.extra``
-        the first stage's matte (``first_stage_alpha``) and seconds per stage.
+        our network's first-stage matte (``first_stage_alpha``), the fused matte (``prior``) and seconds per stage.
     """
     if free_model.trimap_input:
         raise AFMattingError("The two-stage path starts from a trimap-free model; this one needs a trimap.")
-    if trimap_model is None:
-        trimap_model = bundled_trimap_model(free_model.device)
     if not trimap_model.trimap_input:
         raise AFMattingError("trimap_model must be a trimap-input model (the second stage mattes with the trimap).")
     side = first_stage_side
@@ -156,8 +128,7 @@ def two_stage_predict(
         mattes.append(np.clip(mask, 0.0, 1.0))
     matte = fuse_mattes(mattes)
     timings["first_stage_seconds"] = time.perf_counter() - start
-    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
-                              refiner=refiner, trimap_options=trimap_options)
+    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine)
     result.extra.update(first_stage_alpha=first, **timings)
     return result
 
@@ -186,7 +157,7 @@ def matte_from_prior(
         max_side, refine, refiner, trimap_options: as in :func:`two_stage_predict`.
         prior_pull: how firmly the prior holds where it is sure: in the unknown region the trimap model's matte is
             blended with the prior by the prior's confidence ``c = |2 p - 1|``, and the refinement's pull towards
-            that blend is ``1 + prior_pull * c`` times its default. A mask that is already right and sure (binary)
+            that blend is ``1 + prior_pull * c`` times its default (:data:`afmatting.refine.DEFAULT_PRIOR_WEIGHT`). A mask that is already right and sure (binary)
             therefore comes back unchanged; where the prior is unsure the colour lines decide.
         max_unknown: when the automatic trimap leaves more than this fraction of the image unknown, the second
             stage has too little known to go on (it washes out to grey): the prior is returned instead.
@@ -217,7 +188,8 @@ def matte_from_prior(
         if refiner is not None:
             alpha = refiner(image, trimap, alpha)
         else:
-            alpha = refine_alpha(image, trimap, alpha, pull=(1.0 + prior_pull * confidence).astype(np.float32))
+            weight = (DEFAULT_PRIOR_WEIGHT * (1.0 + prior_pull * confidence)).astype(np.float32)
+            alpha = refine_alpha(image, trimap, alpha, prior_weight=weight)
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
         timings["refine_seconds"] = time.perf_counter() - start
     return MattingResult(image=image, alpha=alpha, trimap=trimap, extra=dict(two_stage=True, prior=prior, **timings))

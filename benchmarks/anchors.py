@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from fetch_anchors import ANCHORS, anchor_path, present
+from benchmarks.fetch_anchors import ANCHORS, anchor_path, present
 
 ISNET_SIDE = 1024
 

@@ -8,7 +8,7 @@ agreement, labelled so), and three sets made from the alphamatting photos (close
   MODNet and U²-Net-p fused, automatic trimap, trimap model, refinement);
 * ``network only``: the bundled trimap-free network alone (``two_stage=False``, ``--no-refine``);
 * the anchors through onnxruntime: MODNet, U²-Net-p, U²-Net, ISNet (:mod:`anchors`; fetch them first with
-  ``python benchmarks/fetch_anchors.py``; an absent one is left out).
+  ``python -m benchmarks.fetch_anchors``; an absent one is left out).
 
 Every row is scored on the whole image with :func:`afmatting.metrics.compute_metrics` (SAD, MSE, Grad, Conn), mean
 and median per set, with seconds per image and per megapixel; ``--csv`` writes one line per image and row.
@@ -30,8 +30,7 @@ from pathlib import Path
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
-sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+sys.path.insert(0, str(PROJECT_ROOT))  # this checkout's afmatting and benchmarks
 
 from afmatting.data import read_alpha  # noqa: E402
 from afmatting.errors import DatasetError  # noqa: E402
@@ -82,12 +81,12 @@ def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, 
 
 def build_rows(anchor_names=None) -> dict:
     """``{row label: image -> alpha}`` for the rows named in the module doc."""
-    from afmatting import AFMatting
-    from anchors import load_anchors
+    from afmatting import load_matter
+    from benchmarks.anchors import load_anchors
 
-    free = AFMatting.from_pretrained("afmatting/lite0-trimap-free")
-    rows = {"default": lambda image: free.predict(image).alpha,
-            "network only": lambda image: free.predict(image, two_stage=False).alpha}
+    matter = load_matter("afmatting/lite0-trimap-free")
+    rows = {"default": lambda image: matter.predict(image).alpha,
+            "network only": lambda image: matter.predict(image, two_stage=False).alpha}
     rows.update(load_anchors(*([anchor_names] if anchor_names else [])))
     return rows
 
@@ -117,7 +116,7 @@ def _warm_up(rows: dict) -> None:
 
 
 def main(argv=None) -> int:
-    from matting_sets import SET_NAMES, load_sets
+    from benchmarks.matting_sets import SET_NAMES, load_sets
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", default=str(DEFAULT_ROOT.parent), help="the shared data folder")
