@@ -40,6 +40,23 @@ def fuse_mattes(mattes) -> np.ndarray:
     return np.clip(np.median(np.stack(mattes), axis=0), 0.0, 1.0).astype(np.float32)
 
 
+#: first-stage mattes whose range (max - min) at a pixel exceeds this disagree there (one says subject, another not)
+DISAGREEMENT = 0.7
+
+
+def first_stage_disputed(mattes, threshold: float = DISAGREEMENT) -> np.ndarray:
+    """bool (H, W): where the first-stage mattes (float (H, W) in [0, 1], one size) disagree, their range above
+    ``threshold``. One matte: nowhere."""
+    mattes = [np.asarray(m, dtype=np.float32) for m in mattes]
+    if len(mattes) < 2:
+        return np.zeros(mattes[0].shape, dtype=bool)
+    low, high = mattes[0].copy(), mattes[0].copy()
+    for m in mattes[1:]:
+        np.minimum(low, m, out=low)
+        np.maximum(high, m, out=high)
+    return (high - low) > threshold
+
+
 def prior_confidence(prior: np.ndarray) -> np.ndarray:
     """How sure a prior matte is, per pixel: float (H, W) in [0, 1] -> float32 ``|2 p - 1|`` (0 at 0.5, 1 at 0 or 1)."""
     return np.abs(2.0 * np.asarray(prior, dtype=np.float32) - 1.0)

@@ -11,7 +11,8 @@
 3. the trimap model mattes the image with that trimap, blended with the fused matte by how sure that matte is, and
    :func:`afmatting.refine.refine_alpha` refines the result on the image itself (no labels), holding it firmly
    where the fused matte is sure. A mask that is already right and sure comes back unchanged; a trimap that is
-   mostly unknown (nothing to anchor the solve: it would wash out to grey) returns the fused matte instead.
+   mostly unknown or disputed between the networks (nothing to anchor the solve: it would wash out to grey)
+   returns our network's own matte instead.
 
 ``predict(model, image, trimap_model=...)`` runs this for trimap-free models (``two_stage=False`` keeps the single
 network, the fast option); the models arrive as arguments (:func:`afmatting.loading.load_matter` pairs the bundled
@@ -27,7 +28,7 @@ import numpy as np
 
 from .auto_trimap import auto_trimap, check_matte
 from .errors import AFMattingError
-from .first_stage import fuse_mattes, prior_confidence
+from .first_stage import first_stage_disputed, fuse_mattes, prior_confidence
 from .modnet import bundled_modnet
 from .processing import apply_known_region, network_alphas, prepare_inputs
 from .refine import DEFAULT_PRIOR_WEIGHT, refine_alpha
@@ -42,8 +43,9 @@ DEFAULT_FIRST_STAGE_SIDE = 640
 DEFAULT_HARD_BAND_FRACTION = 0.005
 #: how much more firmly the refinement holds the prior where it is sure (see matte_from_prior)
 DEFAULT_PRIOR_PULL = 30.0
-#: an automatic trimap more unknown than this fraction of the image falls back to the prior (see matte_from_prior)
-DEFAULT_MAX_UNKNOWN = 0.5
+#: an automatic trimap more unknown (or disputed) than this fraction of the image falls back (see matte_from_prior);
+#: chosen on the crops set, checked on alphamatting (largest there: 0.59)
+DEFAULT_MAX_UNKNOWN = 0.6
 
 
 def default_refiner(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -127,8 +129,12 @@ def two_stage_predict(
                                  f"{first.shape}.")
         mattes.append(np.clip(mask, 0.0, 1.0))
     matte = fuse_mattes(mattes)
+    disputed = first_stage_disputed(mattes)
     timings["first_stage_seconds"] = time.perf_counter() - start
-    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine)
+    # where the networks disagree over most of the image (close-ups: the salient-object networks still outline "an
+    # object"), the guard answers with our matting network's own matte
+    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
+                              disputed=disputed, fallback=first)
     result.extra.update(first_stage_alpha=first, **timings)
     return result
 
@@ -144,6 +150,8 @@ def matte_from_prior(
     trimap_options: dict | None = None,
     prior_pull: float = DEFAULT_PRIOR_PULL,
     max_unknown: float = DEFAULT_MAX_UNKNOWN,
+    disputed: np.ndarray | None = None,
+    fallback: np.ndarray | None = None,
 ) -> MattingResult:
     """The second stage alone: a rough subject matte or mask -> a refined matte.
 
@@ -157,10 +165,14 @@ def matte_from_prior(
         max_side, refine, refiner, trimap_options: as in :func:`two_stage_predict`.
         prior_pull: how firmly the prior holds where it is sure: in the unknown region the trimap model's matte is
             blended with the prior by the prior's confidence ``c = |2 p - 1|``, and the refinement's pull towards
-            that blend is ``1 + prior_pull * c`` times its default (:data:`afmatting.refine.DEFAULT_PRIOR_WEIGHT`). A mask that is already right and sure (binary)
-            therefore comes back unchanged; where the prior is unsure the colour lines decide.
-        max_unknown: when the automatic trimap leaves more than this fraction of the image unknown, the second
-            stage has too little known to go on (it washes out to grey): the prior is returned instead.
+            that blend is ``1 + prior_pull * c`` times its default (:data:`afmatting.refine.DEFAULT_PRIOR_WEIGHT`).
+            A mask that is already right and sure (binary) therefore comes back unchanged; where the prior is
+            unsure the colour lines decide.
+        max_unknown: when more than this fraction of the image is unknown in the automatic trimap or ``disputed``,
+            the second stage has too little known to go on (it washes out to grey): ``fallback`` is returned
+            instead (default: the prior, with the trimap's known pixels applied).
+        disputed: optional bool (H, W): pixels whose first-stage mattes disagree (counted as unknown by the guard).
+        fallback: optional float32 (H, W) in [0, 1]: the guard's answer.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, seconds per step in ``.extra``.
@@ -175,8 +187,10 @@ def matte_from_prior(
     trimap = auto_trimap(prior, **{"hard_band_fraction": DEFAULT_HARD_BAND_FRACTION, **(trimap_options or {})})
     unknown = trimap == UNKNOWN
     timings["trimap_seconds"] = time.perf_counter() - start
-    if unknown.mean() > max_unknown:
-        return MattingResult(image=image, alpha=apply_known_region(prior.copy(), trimap), trimap=trimap,
+    undecided = unknown if disputed is None else unknown | disputed
+    if undecided.mean() > max_unknown:
+        alpha = apply_known_region(prior.copy(), trimap) if fallback is None else check_matte(fallback, "fallback")
+        return MattingResult(image=image, alpha=alpha.copy(), trimap=trimap,
                              extra=dict(two_stage=True, mostly_unknown=True, prior=prior, **timings))
     start = time.perf_counter()
     alpha = matte_once(trimap_model, image, trimap, max_side)

@@ -163,8 +163,10 @@ def main(argv=None) -> int:
                 "images": {k: len(v) for k, v in sets.items()}}
         command = "OMP_NUM_THREADS=1 python benchmarks/trimap_free.py " + " ".join(
             sys.argv[1:] if argv is None else argv)
-        Path(args.json).write_text(json.dumps({"info": info, "command": command, "means": results,
-                                               "rows": per_image}, indent=1))
+        # the notes (what was tuned on which set, what was tried) are written by hand and kept across reruns
+        previous = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
+        Path(args.json).write_text(json.dumps({"info": info, "command": command, "notes": previous.get("notes", []),
+                                               "means": results, "rows": per_image}, indent=1))
     return 0
 
 

@@ -39,3 +39,16 @@ def test_confidence():
 def test_median_of_three_equals_numpys(rng):
     mattes = [rng.random((17, 23)).astype(np.float32) for _ in range(3)]
     assert np.array_equal(fuse_mattes(mattes), np.median(np.stack(mattes), axis=0).astype(np.float32))
+
+
+def test_disputed_pixels():
+    from afmatting.first_stage import first_stage_disputed
+
+    a = np.zeros((4, 6), np.float32)
+    b = a.copy()
+    b[:, :3] = 1.0   # b says subject on the left, a says not
+    c = a.copy()
+    c[:, :2] = 0.5
+    disputed = first_stage_disputed([a, b, c])
+    assert disputed[:, :3].all() and not disputed[:, 3:].any()
+    assert not first_stage_disputed([b]).any()

@@ -160,3 +160,15 @@ def test_two_stage_beats_the_network_alone_on_real_photos():
         single += compute_metrics(model.predict(image, two_stage=False).alpha, gt)["SAD"]
         two += compute_metrics(model.predict(image).alpha, gt)["SAD"]
     assert two < single
+
+
+def test_disputed_first_stage_falls_back_to_the_given_matte(tiny_cnn_trimap, photo):
+    """The guard counts disputed pixels as unknown and answers with the fallback (our network's matte)."""
+    prior = np.zeros(photo.shape[:2], np.float32)
+    prior[10:30, 15:40] = 1.0                      # a confident prior, narrow bands: little is unknown
+    fallback = np.full(photo.shape[:2], 0.25, np.float32)
+    disputed = np.ones(photo.shape[:2], bool)      # but the networks disagree everywhere
+    result = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, disputed=disputed, fallback=fallback)
+    assert result.extra["mostly_unknown"] and np.array_equal(result.alpha, fallback)
+    calm = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, fallback=fallback)
+    assert not calm.extra.get("mostly_unknown")
