@@ -30,13 +30,21 @@ OFF_LEVEL_DISTANCE = 40
 MAX_OFF_LEVEL_FRACTION = 0.05
 
 
+def _labels_channels(arr: np.ndarray) -> np.ndarray:
+    """(H, W, 2 or 4) grey/RGB + alpha -> the channels holding the labels: the alpha channel when the colour is all
+    black and the alpha varies (labels stored as transparency, as :func:`afmatting.io.load_matte` reads mattes),
+    else the colour (an opaque black file is an all-background trimap, not an all-foreground one)."""
+    colour, alpha = arr[..., :-1], arr[..., -1:]
+    if not colour.any() and alpha.min() != alpha.max():
+        return alpha
+    return colour
+
+
 def _to_255_scale(arr: np.ndarray, name: str) -> np.ndarray:
     """Any-dtype (H, W) or (H, W, C) array -> float32 (H, W) on the 0..255 scale."""
     if arr.ndim == 3:
-        if arr.shape[2] == 4:  # drop alpha channel
-            arr = arr[..., :3]
-        if arr.shape[2] == 2:
-            arr = arr[..., :1]
+        if arr.shape[2] in (2, 4):
+            arr = _labels_channels(arr)
         if arr.shape[2] == 3:
             a = arr.astype(np.float32)
             spread = np.abs(a - a.mean(axis=2, keepdims=True)).max()
@@ -95,12 +103,14 @@ def load_trimap(source, shape: tuple[int, int] | None = None) -> np.ndarray:
         values = _to_255_scale(source, name)
     else:
         img = open_pil(source, what="trimap")
-        if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        if img.mode == "F":
+            values = _to_255_scale(np.asarray(img, dtype=np.float32), name)  # [0, 1] or 0..255, as for arrays
+        elif img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
             values = pil_to_array(img, name=name)[..., 0] * 255.0
         else:
             if img.mode == "P":
-                img = img.convert("RGB")
-            arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
+                img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+            arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "LA", "RGB", "RGBA") else img)
             values = _to_255_scale(arr, name)
     trimap = quantize_trimap(values, name)
     if shape is not None and tuple(trimap.shape) != tuple(shape[:2]):

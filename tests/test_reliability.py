@@ -1,0 +1,212 @@
+"""Reliability, third pass (issue 22): each test reproduces one failure found by hostile inputs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from afmatting.errors import AFMattingError, ImageReadError, InvalidImageError
+from afmatting.io import image_size, list_images, load_image
+from afmatting.trimap import load_trimap
+
+
+# ------------------------------------------------------------------ 1. float images slightly above 1.0
+def test_float_image_slightly_above_one_is_clipped_not_divided_by_255():
+    image = np.full((6, 7, 3), 0.6, np.float32)
+    image[0, 0, 0] = 1.0001
+    out = load_image(image)
+    assert out.max() == 1.0 and abs(float(out[3, 3, 0]) - 0.6) < 1e-6
+
+
+def test_float_tiff_slightly_above_one_keeps_its_brightness(tmp_path):
+    grey = np.full((6, 7), 0.6, np.float32)
+    grey[0, 0] = 1.001
+    Image.fromarray(grey, mode="F").save(tmp_path / "f.tif")
+    out = load_image(tmp_path / "f.tif")
+    assert abs(float(out[3, 3, 0]) - 0.6) < 1e-6 and out.max() == 1.0
+
+
+@pytest.mark.parametrize("value", [2.0, 200.0, -0.5])
+def test_float_images_clearly_out_of_range_are_refused(value):
+    image = np.full((6, 7, 3), 0.5, np.float32)
+    image[1, 1] = value
+    with pytest.raises(InvalidImageError, match=r"\[0, 1\]"):
+        load_image(image)
+
+
+# ------------------------------------------------------------------ 2. trimap labels stored in the alpha channel
+@pytest.mark.parametrize("mode", ["LA", "RGBA"])
+def test_trimap_in_the_alpha_channel_is_read_from_it(tmp_path, mode):
+    labels = np.zeros((8, 9), np.uint8)
+    labels[:, 3:6] = 128
+    labels[:, 6:] = 255
+    colour = np.zeros((8, 9, len(mode) - 1), np.uint8)
+    Image.fromarray(np.dstack([colour, labels]), mode=mode).save(tmp_path / "t.png")
+    np.testing.assert_array_equal(load_trimap(tmp_path / "t.png"), labels)
+    np.testing.assert_array_equal(load_trimap(np.dstack([colour, labels])), labels)
+
+
+def test_opaque_black_rgba_trimap_is_background_not_foreground():
+    rgba = np.zeros((5, 5, 4), np.uint8)
+    rgba[..., 3] = 255
+    assert (load_trimap(rgba) == 0).all()
+
+
+# ------------------------------------------------------------------ 3. literal file names with glob characters
+def test_existing_file_name_with_glob_characters_is_literal(tmp_path):
+    Image.new("RGB", (4, 4)).save(tmp_path / "photo[1].png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "photo1.png")
+    assert list_images([tmp_path / "photo[1].png"]) == [tmp_path / "photo[1].png"]
+    (tmp_path / "photo1.png").unlink()
+    assert list_images([str(tmp_path / "photo[1].png")]) == [tmp_path / "photo[1].png"]
+    assert list_images([str(tmp_path / "*.png")]) == [tmp_path / "photo[1].png"]  # patterns still expand
+
+
+# ------------------------------------------------------------------ also seen: EXIF orientation 6 on a TIFF
+def test_image_size_agrees_with_load_image_on_an_oriented_tiff(tmp_path):
+    img = Image.fromarray(np.zeros((10, 20, 3), np.uint8))
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "o.tif", exif=exif)
+    img.save(tmp_path / "o.jpg", exif=exif)
+    for name in ("o.tif", "o.jpg"):
+        h, w = load_image(tmp_path / name).shape[:2]
+        assert image_size(tmp_path / name) == (w, h) == (10, 20)
+
+
+# ------------------------------------------------------------------ 5. corrupt headers, and the fuzz test
+def _seed_files() -> dict[str, bytes]:
+    """Small valid files of every format the readers meet, as bytes."""
+    rng = np.random.default_rng(1)
+    rgb = Image.fromarray((rng.random((12, 10, 3)) * 255).astype(np.uint8))
+    out = {}
+    for fmt, ext, img in (("PNG", "png", rgb), ("JPEG", "jpg", rgb), ("PPM", "ppm", rgb), ("TIFF", "tif", rgb),
+                          ("BMP", "bmp", rgb), ("WEBP", "webp", rgb), ("GIF", "gif", rgb.convert("P")),
+                          ("TIFF", "f.tif", Image.fromarray(rng.random((12, 10)).astype(np.float32), mode="F")),
+                          ("PNG", "16.png", Image.fromarray((rng.random((12, 10)) * 65535).astype(np.uint16)))):
+        buf = io.BytesIO()
+        img.save(buf, format=fmt)
+        out[ext] = buf.getvalue()
+    return out
+
+
+def _mutate(data: bytes, rng: np.random.Generator) -> bytes:
+    """A few random byte flips, mostly in the header (where Pillow's plugins parse), sometimes a truncation."""
+    raw = bytearray(data)
+    header = min(len(raw), 64)
+    for _ in range(int(rng.integers(1, 5))):
+        where = int(rng.integers(0, header)) if rng.random() < 0.8 else int(rng.integers(0, len(raw)))
+        raw[where] = int(rng.integers(0, 256))
+    if rng.random() < 0.15:
+        raw = raw[: int(rng.integers(1, len(raw)))]
+    return bytes(raw)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_fuzzed_files_decode_or_raise_an_afmatting_error_naming_the_file(tmp_path):
+    rng = np.random.default_rng(22)
+    seeds = _seed_files()
+    failures, escaped = 0, []
+    for i in range(400):
+        ext = list(seeds)[i % len(seeds)]
+        path = tmp_path / f"fuzz{i:03d}.{ext.split('.')[-1]}"
+        path.write_bytes(_mutate(seeds[ext], rng))
+        try:
+            image_size(path)
+            load_image(path)
+        except AFMattingError as e:
+            failures += 1
+            assert path.name in str(e)
+        except Exception as e:  # noqa: BLE001 - the test's point: nothing else may escape
+            escaped.append(f"{path.name}: {type(e).__name__}: {e}")
+    assert not escaped, escaped[:10]
+    assert failures > 50  # the mutations do break files
+
+
+def test_mutated_ppm_header_is_an_image_read_error(tmp_path):
+    # a PPM whose maxval is mutated to 0 made Pillow raise a bare ValueError
+    (tmp_path / "bad.png").write_bytes(b"P6\n4 4\n0\n" + bytes(48))
+    with pytest.raises(ImageReadError, match="bad.png"):
+        load_image(tmp_path / "bad.png")
+
+
+# ------------------------------------------------------------------ CLI folder runs: 4, 15, 16 and the file mode
+@pytest.fixture(scope="module")
+def free_model_dir(tmp_path_factory, tiny_vit):
+    folder = tmp_path_factory.mktemp("models") / "free"
+    tiny_vit.save_pretrained(folder)
+    return folder
+
+
+def _photos(folder, names, size=(20, 24)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(names):
+        Image.fromarray(np.full((*size, 3), 40 * k + 10, np.uint8)).save(folder / name)
+
+
+def test_skip_existing_redoes_an_image_whose_outputs_are_incomplete(tmp_path, free_model_dir):
+    from afmatting.cli import main
+
+    _photos(tmp_path / "in", ["a.png", "b.png"])
+    args = ["matte", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model", str(free_model_dir), "--quiet"]
+    assert main(args) == 0
+    (tmp_path / "out" / "a_cutout.png").unlink()  # interrupted between a's alpha and its cut-out
+    assert main(args + ["--skip-existing"]) == 0
+    assert Image.open(tmp_path / "out" / "a_cutout.png").size == (24, 20)
+
+
+def test_outputs_get_the_umask_mode_not_0600(tmp_path, free_model_dir):
+    import os
+
+    from afmatting.cli import main
+
+    _photos(tmp_path / "in", ["a.png"])
+    assert main(["matte", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model", str(free_model_dir),
+                 "--quiet"]) == 0
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for name in ("a_alpha.png", "a_cutout.png"):
+        assert (tmp_path / "out" / name).stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_input_folder_as_out_never_mattes_previous_outputs(tmp_path, free_model_dir):
+    from afmatting.cli import main
+
+    _photos(tmp_path / "gt", ["GT01.png", "GT02.png"])
+    args = ["matte", str(tmp_path / "gt"), "--out", str(tmp_path / "gt"), "--model", str(free_model_dir), "--quiet"]
+    assert main(args) == 0
+    assert main(args + ["--skip-existing"]) == 0
+    assert main(args + ["--overwrite"]) == 0
+    assert sorted(p.name for p in (tmp_path / "gt").iterdir()) == [
+        "GT01.png", "GT01_alpha.png", "GT01_cutout.png", "GT02.png", "GT02_alpha.png", "GT02_cutout.png"]
+
+
+SIGTERM_DURING_WRITE = """
+import os, signal, sys
+from PIL import Image
+from afmatting.cli import main
+save = Image.Image.save
+def save_then_terminate(self, fp, *args, **kwargs):
+    save(self, fp, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)  # as a service manager stops the run mid-write
+Image.Image.save = save_then_terminate
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_during_a_write_leaves_no_partial_file(tmp_path, free_model_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _photos(tmp_path / "in", ["a.png"])
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", SIGTERM_DURING_WRITE, "matte", str(tmp_path / "in"), "--out",
+                           str(out), "--model", str(free_model_dir), "--quiet"],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]
+    assert list(out.iterdir()) == []  # neither a .partial file nor a half-finished output
