@@ -79,6 +79,8 @@ def predict(
         a MattingResult (a list of them for a list input) with ``.alpha`` float32 (H, W) in [0, 1] at the input size.
     """
     max_side = check_max_side(max_side)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise AFMattingError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
     if trimap is None:

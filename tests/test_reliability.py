@@ -210,3 +210,46 @@ def test_sigterm_during_a_write_leaves_no_partial_file(tmp_path, free_model_dir)
                           capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]
     assert list(out.iterdir()) == []  # neither a .partial file nor a half-finished output
+
+
+# ------------------------------------------------------------------ 8, 11, 12, 13: model folders and the API
+def test_enormous_timm_backbone_is_refused_before_it_is_built():
+    from afmatting.errors import ModelConfigError
+    from afmatting.model_config import validate_model_config
+
+    with pytest.raises(ModelConfigError, match="vit_gigantic_patch14_224.*M-parameter"):
+        validate_model_config({"backbone": "vit_gigantic_patch14_224"}, "cfg")
+    assert validate_model_config({"backbone": "resnet18"})["backbone"] == "resnet18"
+
+
+def test_deeply_nested_config_json_is_a_checkpoint_error(tmp_path):
+    from afmatting.errors import CheckpointError
+    from afmatting.hub import resolve_source
+
+    (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match="config.json"):
+        resolve_source(str(tmp_path))
+
+
+def test_int8_tensors_for_float_parameters_are_refused_naming_the_key(tmp_path, tiny_vit):
+    import torch
+    from safetensors.torch import save_file
+
+    from afmatting.errors import CheckpointError
+    from afmatting.hub import load_checkpoint
+
+    state = {k: v.clone() for k, v in tiny_vit.state_dict().items()}
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = state[key].to(torch.int8)
+    save_file(state, tmp_path / "w.safetensors")
+    with pytest.raises(CheckpointError, match=key.replace(".", r"\.") + ".*int8"):
+        load_checkpoint(tiny_vit, str(tmp_path / "w.safetensors"))
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5])
+def test_predict_refuses_a_batch_size_below_one(tiny_vit, batch_size):
+    from afmatting.inference import predict
+
+    image = np.full((8, 8, 3), 0.5, np.float32)
+    with pytest.raises(AFMattingError, match="batch_size"):
+        predict(tiny_vit, [image, image], batch_size=batch_size, two_stage=False)
