@@ -253,3 +253,15 @@ def test_predict_refuses_a_batch_size_below_one(tiny_vit, batch_size):
     image = np.full((8, 8, 3), 0.5, np.float32)
     with pytest.raises(AFMattingError, match="batch_size"):
         predict(tiny_vit, [image, image], batch_size=batch_size, two_stage=False)
+
+
+# ------------------------------------------------------------------ 7. the app caps a request's max_side
+def test_app_caps_a_requests_max_side_server_side():
+    from afmatting.app.config import MAX_REQUEST_SIDE, DemoConfig
+    from afmatting.app.service import CONFIGURED, MattingService
+
+    service = MattingService(DemoConfig(max_side=1024))
+    assert service._max_side(10**9) == MAX_REQUEST_SIDE == 2048
+    assert service._max_side(None) == MAX_REQUEST_SIDE  # "full resolution" from a visitor is capped too
+    assert service._max_side(512) == 512 and service._max_side(CONFIGURED) == 1024
+    assert MattingService(DemoConfig(max_side=None))._max_side(10**9) == 10**9  # the operator chose full size
