@@ -265,3 +265,50 @@ def test_app_caps_a_requests_max_side_server_side():
     assert service._max_side(None) == MAX_REQUEST_SIDE  # "full resolution" from a visitor is capped too
     assert service._max_side(512) == 512 and service._max_side(CONFIGURED) == 1024
     assert MattingService(DemoConfig(max_side=None))._max_side(10**9) == 10**9  # the operator chose full size
+
+
+# ------------------------------------------------------------------ 6. the band solver's memory is bounded
+def test_stencil_is_the_same_whatever_the_window_chunk(monkeypatch, rng):
+    from afmatting import laplacian
+
+    image = rng.random((17, 23, 3))
+    mask = rng.random((17, 23)) > 0.3
+    whole = laplacian.laplacian_stencil(image, mask)
+    monkeypatch.setattr(laplacian, "WINDOW_CHUNK", 7)  # many chunks, each a few windows
+    np.testing.assert_allclose(laplacian.laplacian_stencil(image, mask), whole, atol=1e-12)
+    np.testing.assert_allclose(laplacian.laplacian_stencil(image, mask, dtype=np.float32), whole, atol=1e-4)
+
+
+def test_restricted_system_is_compact_float32_csr_with_its_diagonal(rng):
+    from afmatting.laplacian import laplacian_stencil, restrict_to_unknown
+
+    image = rng.random((15, 19, 3))
+    unknown = np.zeros((15, 19), bool)
+    unknown[4:11, 3:16] = True
+    stencil = laplacian_stencil(image)
+    exact, pull = restrict_to_unknown(stencil, unknown, np.zeros((15, 19)))
+    compact, pull32 = restrict_to_unknown(stencil, unknown, np.zeros((15, 19)), dtype=np.float32)
+    assert compact.dtype == np.float32 and compact.indices.dtype == np.int32 and compact.has_sorted_indices
+    assert (compact.indptr[1:] - compact.indptr[:-1]).max() <= 25  # one entry per stencil offset at most
+    np.testing.assert_allclose(compact.toarray(), exact.toarray(), atol=1e-6)
+    np.testing.assert_array_equal(pull32, pull)
+    diagonal_stored = compact.tocoo()
+    assert ((diagonal_stored.row == diagonal_stored.col).sum()) == unknown.sum()
+
+
+def test_refine_takes_a_per_pixel_prior_weight():
+    from afmatting.refine import refine_alpha
+    from tests.conftest import two_colour_case
+
+    image, trimap, _ = two_colour_case()
+    prior = np.full(trimap.shape, 0.3, np.float32)
+    scalar = refine_alpha(image, trimap, prior, prior_weight=1e-3)
+    np.testing.assert_allclose(refine_alpha(image, trimap, prior, prior_weight=np.full(trimap.shape, 1e-3)), scalar,
+                               atol=1e-5)
+    heavy = np.full(trimap.shape, 1e-3, np.float32)
+    heavy[:, : trimap.shape[1] // 2] = 10.0  # the left half is held at the network's matte
+    held = refine_alpha(image, trimap, prior, prior_weight=heavy)
+    left = (trimap == 128) & (np.arange(trimap.shape[1]) < trimap.shape[1] // 2)[None, :]
+    assert np.abs(held[left] - 0.3).max() < np.abs(scalar[left] - 0.3).max()
+    with pytest.raises(AFMattingError, match="prior_weight"):
+        refine_alpha(image, trimap, prior, prior_weight=np.full((3, 3), 1.0))
