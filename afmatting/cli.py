@@ -200,6 +200,7 @@ def add_export_subcommand(subparsers) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
     p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
                    help="PyTorch exporter (dynamo needs onnxscript; default torchscript)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
     p.set_defaults(func=cmd_export)
 
 
@@ -213,7 +214,7 @@ def cmd_export(args) -> int:
                              f"(directory, Hub id or bundled name).")
     model = load_model(args.model, trimap=False)
     rows = export_onnx(model, args.out, opset=args.opset, fp16=args.fp16, check=not args.no_check,
-                       exporter=args.exporter)
+                       exporter=args.exporter, overwrite=args.overwrite)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)")
     if rows:
         print("parity with PyTorch:\n" + format_parity(rows))

@@ -312,3 +312,124 @@ def test_refine_takes_a_per_pixel_prior_weight():
     assert np.abs(held[left] - 0.3).max() < np.abs(scalar[left] - 0.3).max()
     with pytest.raises(AFMattingError, match="prior_weight"):
         refine_alpha(image, trimap, prior, prior_weight=np.full((3, 3), 1.0))
+
+
+# ------------------------------------------------------------------ 9. the ONNX contract
+def _onnx_graph(tmp_path, name, nodes, out_shape, *, in_shape=("B", 3, "H", "W"), output="alpha", **meta):
+    """A hand-made ONNX file with afmatting metadata: one float input 'image' -> ``output`` through ``nodes``."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, list(in_shape))],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, list(out_shape))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    contract = {"format_version": "1", "config": '{"backbone": "resnet18", "trimap_input": false}',
+                "trimap_input": "false", "size_multiple": "32", "precision": "fp32", **meta}
+    for key, value in contract.items():
+        model.metadata_props.add(key="afmatting." + key, value=value)
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def _mean_node(out="alpha"):
+    from onnx import helper
+
+    return helper.make_node("ReduceMean", ["image"], [out], axes=[1], keepdims=1)
+
+
+@pytest.mark.parametrize("case, meta, match", [
+    ("multiple", {"size_multiple": "abc"}, "size_multiple"),
+    ("json", {"config": "{not json"}, "config.*JSON"),
+    ("config", {"config": '{"backbone": 7}'}, "config"),
+    ("precision", {"precision": "int4"}, "precision"),
+])
+def test_onnx_metadata_is_checked_at_load(tmp_path, case, meta, match):
+    from afmatting.errors import OnnxModelError
+    from afmatting.onnx_model import OnnxMattingModel
+
+    path = _onnx_graph(tmp_path, case, [_mean_node()], ("B", 1, "H", "W"), **meta)
+    with pytest.raises(OnnxModelError, match=match):
+        OnnxMattingModel(path)
+
+
+def test_onnx_graph_is_checked_at_load(tmp_path):
+    from afmatting.errors import OnnxModelError
+    from afmatting.onnx_model import OnnxMattingModel
+
+    OnnxMattingModel(_onnx_graph(tmp_path, "good", [_mean_node()], ("B", 1, "H", "W")))  # the contract itself
+    renamed = _onnx_graph(tmp_path, "renamed", [_mean_node("matte")], ("B", 1, "H", "W"), output="matte")
+    with pytest.raises(OnnxModelError, match="'alpha'"):
+        OnnxMattingModel(renamed)
+    fixed = _onnx_graph(tmp_path, "fixed", [_mean_node()], (1, 1, 320, 320), in_shape=(1, 3, 320, 320))
+    with pytest.raises(OnnxModelError, match="fixed size 320x320"):
+        OnnxMattingModel(fixed)
+
+
+def test_onnx_outputs_are_checked_at_run_time(tmp_path):
+    import torch
+    from onnx import helper, numpy_helper
+
+    from afmatting.errors import ModelOutputError, OnnxModelError
+    from afmatting.onnx_model import OnnxMattingModel
+
+    free = ("N", "C", "h", "w")  # a graph that declares nothing about its output
+    scale = numpy_helper.from_array(np.array(1000.0, np.float32), "scale")
+    shift = numpy_helper.from_array(np.array(500.0, np.float32), "shift")
+    graphs = {
+        "three_channels": [helper.make_node("Identity", ["image"], ["alpha"])],
+        "half_size": [_mean_node("m"), helper.make_node("AveragePool", ["m"], ["alpha"], kernel_shape=[2, 2],
+                                                        strides=[2, 2])],
+        "wide_range": [helper.make_node("Constant", [], ["scale"], value=scale),
+                       helper.make_node("Constant", [], ["shift"], value=shift), _mean_node("m"),
+                       helper.make_node("Mul", ["m", "scale"], ["big"]),
+                       helper.make_node("Sub", ["big", "shift"], ["alpha"])],
+        "nan": [helper.make_node("Log", ["image"], ["l"]), helper.make_node("ReduceMean", ["l"], ["alpha"], axes=[1],
+                                                                            keepdims=1)],
+    }
+    image = torch.rand(1, 3, 16, 20)
+    image[0, :, 0, 0] = -1.0  # log(-1) is NaN for the "nan" graph
+    for name, nodes in graphs.items():
+        # onnxruntime's shape inference may already show the break at load (three channels); else the run does
+        with pytest.raises((OnnxModelError, ModelOutputError), match=f"{name}.onnx"):
+            OnnxMattingModel(_onnx_graph(tmp_path, name, nodes, free))(image)
+
+
+# ------------------------------------------------------------------ 10. export-onnx never overwrites in place
+def test_export_onnx_refuses_existing_replaces_links_and_keeps_the_file_on_failure(tmp_path, tiny_cnn_trimap,
+                                                                                   monkeypatch, capsys):
+    import os
+
+    import torch
+
+    from afmatting.cli import main
+
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    tiny_cnn_trimap.save_pretrained(tmp_path / "model")
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"precious")
+    base = ["export-onnx", "--model", str(tmp_path / "model"), "--out", str(out), "--no-check"]
+    assert main(base) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"precious"
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch")
+    link = tmp_path / "link.onnx"
+    os.symlink(victim, link)
+    assert main(["export-onnx", "--model", str(tmp_path / "model"), "--out", str(link), "--no-check",
+                 "--overwrite"]) == 0
+    assert victim.read_text() == "do not touch" and not link.is_symlink() and link.stat().st_size > 1000
+
+    def failing_export(*args, **kwargs):
+        raise RuntimeError("graph(%image : Float(...)) " + "x" * 200_000)  # a tracing failure printing the graph
+
+    monkeypatch.setattr(torch.onnx, "export", failing_export)
+    assert main(base + ["--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 1000 and "Cannot export" in err
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.onnx", "m.onnx", "model", "victim.txt"]
