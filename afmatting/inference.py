@@ -19,6 +19,7 @@ from .processing import (
     DEFAULT_MAX_SIDE,
     apply_known_region,
     check_max_side,
+    check_trimap_kind,
     network_size,
     prepare_inputs,
     resize_to_network,
@@ -106,8 +107,9 @@ def predict(
             raise AFMattingError("two_stage=True is for trimap-free models; this model takes a trimap.")
         results = []
         for im, tr in zip(images, trimaps):
-            img, _ = prepare_inputs(im, tr, trimap_input=False)  # the trimap-free model's rules: no trimap
-            result = two_stage_predict(model, img, trimap_model=trimap_model, max_side=max_side, refine=refine,
+            check_trimap_kind(im, tr, trimap_input=False)
+            # two_stage_predict reads the image itself: reading it here too would hold two full-size copies
+            result = two_stage_predict(model, im, trimap_model=trimap_model, max_side=max_side, refine=refine,
                                        saliency=saliency)
             result.name = name_of(im)
             results.append(result)

@@ -433,3 +433,19 @@ def test_export_onnx_refuses_existing_replaces_links_and_keeps_the_file_on_failu
     assert len(err) < 1000 and "Cannot export" in err
     assert out.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.onnx", "m.onnx", "model", "victim.txt"]
+
+
+def test_band_trimap_in_tiles_is_the_whole_image_result(monkeypatch, rng):
+    from scipy import ndimage
+
+    from afmatting import trimap as trimap_module
+
+    subject = ndimage.binary_opening(rng.random((90, 130)) > 0.45, iterations=2)
+    subject[:, 100:] = True  # a tile that is all subject
+    subject[70:, :40] = False
+    for band in (0.0, 2.5, 7.0):
+        expected = np.full(subject.shape, 128, np.uint8)
+        expected[ndimage.distance_transform_edt(subject) > band] = 255
+        expected[ndimage.distance_transform_edt(~subject) > band] = 0
+        monkeypatch.setattr(trimap_module, "BAND_TILE", 16)
+        np.testing.assert_array_equal(trimap_module.band_trimap(subject, band), expected)
