@@ -449,3 +449,24 @@ def test_band_trimap_in_tiles_is_the_whole_image_result(monkeypatch, rng):
         expected[ndimage.distance_transform_edt(~subject) > band] = 0
         monkeypatch.setattr(trimap_module, "BAND_TILE", 16)
         np.testing.assert_array_equal(trimap_module.band_trimap(subject, band), expected)
+
+
+# ------------------------------------------------------------------ 14. resuming training with changed settings
+def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, capsys):
+    from tests.conftest import ROOT, import_script
+
+    train = import_script("train/train.py", "afm_train_resume_settings")
+    common = ["--config", str(ROOT / "train" / "configs" / "smoke.yaml"), "--log_with", "none", "--max_steps", "2",
+              "--checkpointing_steps", "2", "--validation_steps", "0", "--num_workers", "0",
+              "--output_dir", str(tmp_path / "run")]
+    assert train.run_from_command_line(common) == 0
+    config_before = (tmp_path / "run" / "config.yaml").read_text()
+    resume = common + ["--resume_from_checkpoint", "latest"]
+    for changed, name in ((["--loss", "known"], "loss"), (["--learning_rate", "0.01"], "learning_rate"),
+                          (["--backbone", "resnet34"], "backbone"), (["--fusion_widths", "[8, 8, 8, 8]"],
+                                                                     "fusion_widths")):
+        assert train.run_from_command_line(resume + changed) == 2
+        err = capsys.readouterr().err
+        assert f"different settings: {name} (" in err, err
+    assert (tmp_path / "run" / "config.yaml").read_text() == config_before  # the run's record is untouched
+    assert train.run_from_command_line(resume + ["--max_steps", "2", "--log_steps", "1"]) == 0  # logging may change

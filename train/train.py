@@ -394,6 +394,50 @@ def latest_complete_checkpoint(checkpoints_dir: Path, warn=None) -> Path | None:
     return complete[-1] if complete else None
 
 
+#: settings a resumed run may change: where and how it logs, checkpoints, validates and runs, never what it learns
+#: (model, data, loss, optimiser, schedule, batch, seed, precision: a change there would silently mix two runs)
+RESUME_OVERRIDES = ("resume_from_checkpoint", "config", "output_dir", "num_workers", "num_threads",
+                    "neighbours_in_workers", "log_with", "log_steps", "validation_steps", "val_limit",
+                    "num_val_images_logged", "checkpointing_steps", "checkpoints_total_limit", "stop_after_steps",
+                    "push_to_hub")
+
+
+def resolve_resume_checkpoint(args, output_dir: Path) -> Path | None:
+    """The checkpoint folder ``--resume_from_checkpoint`` names (``latest``: the newest complete one, or None when
+    there is none); exits with an error line for a missing, misnamed or incomplete folder."""
+    ckpt = args.resume_from_checkpoint
+    if not ckpt:
+        return None
+    if ckpt == "latest":
+        return latest_complete_checkpoint(output_dir / "checkpoints", warn=logger.warning)
+    if not Path(ckpt).is_dir():
+        sys.exit(f"error: checkpoint '{ckpt}' does not exist")
+    if checkpoint_step(Path(ckpt)) is None:
+        sys.exit(f"error: '{ckpt}' is not a checkpoint folder (its name must be checkpoint-<step>)")
+    problem = checkpoint_problem(Path(ckpt))
+    if problem:
+        sys.exit(f"error: checkpoint '{ckpt}' is incomplete ({problem}); resume from an earlier one or "
+                 f"'latest', which skips incomplete checkpoints")
+    return Path(ckpt)
+
+
+def check_resume_settings(args, checkpoint: Path) -> None:
+    """Exit with an error naming every setting that differs from the run ``checkpoint`` belongs to (its
+    ``config.yaml``), except RESUME_OVERRIDES. A run without a saved config (older runs) is not checked."""
+    saved_path = checkpoint.resolve().parent.parent / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = yaml.safe_load(saved_path.read_text()) or {}
+    current = vars(args)
+    changed = [k for k in current if k not in RESUME_OVERRIDES and k in saved and saved[k] != current[k]
+               and not (isinstance(saved[k], list) and list(current[k] or []) == saved[k])]
+    if changed:
+        details = ", ".join(f"{k} ({saved[k]!r} -> {current[k]!r})" for k in changed)
+        sys.exit(f"error: cannot resume '{checkpoint}' with different settings: {details}. Resume with the run's "
+                 f"settings ({saved_path}), or start a new run in another --output_dir. Settings a resume may change: "
+                 f"{', '.join(RESUME_OVERRIDES[1:])}.")
+
+
 def save_checkpoint_atomically(accelerator, checkpoints_dir: Path, step: int) -> Path:
     """Save the training state as ``checkpoints_dir/checkpoint-<step>`` so that a kill at any moment leaves either
     no such folder or a complete one: every process writes into a hidden temporary folder, the main process adds the
@@ -443,6 +487,11 @@ def main(argv=None):
         torch.set_num_threads(int(args.num_threads))
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
+    # a resume continues the run it comes from: its settings must be that run's (checked before anything is written)
+    resume_from = resolve_resume_checkpoint(args, output_dir)
+    if resume_from is not None:
+        check_resume_settings(args, resume_from)
+    if accelerator.is_main_process:
         (output_dir / "config.yaml").write_text(yaml.safe_dump(vars(args), sort_keys=False))
 
     # --- data: alpha-free modes remove the alpha column before any transform (structural, not a convention)
@@ -489,21 +538,10 @@ def main(argv=None):
 
     # --- resume: same step, same data order (sampler epoch + skipped batches), same RNG and optimiser state
     if args.resume_from_checkpoint:
-        ckpt = args.resume_from_checkpoint
-        if ckpt == "latest":
-            found = latest_complete_checkpoint(output_dir / "checkpoints", warn=logger.warning)
-            ckpt = str(found) if found is not None else None
+        ckpt = None if resume_from is None else str(resume_from)
         if ckpt is None:
             accelerator.print("No complete checkpoint found; starting from scratch.")
         else:
-            if not Path(ckpt).is_dir():
-                sys.exit(f"error: checkpoint '{ckpt}' does not exist")
-            if checkpoint_step(Path(ckpt)) is None:
-                sys.exit(f"error: '{ckpt}' is not a checkpoint folder (its name must be checkpoint-<step>)")
-            problem = checkpoint_problem(Path(ckpt))
-            if problem:
-                sys.exit(f"error: checkpoint '{ckpt}' is incomplete ({problem}); resume from an earlier one or "
-                         f"'latest', which skips incomplete checkpoints")
             accelerator.print(f"Resuming from {ckpt}")
             accelerator.load_state(ckpt)
             global_step = checkpoint_step(Path(ckpt))
