@@ -470,3 +470,24 @@ def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, capsys):
         assert f"different settings: {name} (" in err, err
     assert (tmp_path / "run" / "config.yaml").read_text() == config_before  # the run's record is untouched
     assert train.run_from_command_line(resume + ["--max_steps", "2", "--log_steps", "1"]) == 0  # logging may change
+
+
+# ------------------------------------------------------------------ also seen: training on all-unknown trimaps
+def test_all_unknown_training_trimaps_are_counted_and_warned_about(caplog):
+    import logging
+
+    import torch
+
+    from tests.conftest import import_script
+
+    from accelerate import PartialState
+
+    PartialState()  # the training script's logger needs accelerate's state, as in a run
+    train = import_script("train/train.py", "afm_train_all_unknown")
+    batch = torch.full((3, 1, 8, 8), 0.5)
+    batch[1, 0, 0, 0] = 1.0  # one crop has a known pixel
+    with caplog.at_level(logging.WARNING):
+        assert train.count_all_unknown(batch, 0, step=7) == 2
+        assert train.count_all_unknown(batch, 2, step=8) == 2  # counted again, warned once
+    warnings = [r.getMessage() for r in caplog.records if "unknown everywhere" in r.getMessage()]
+    assert len(warnings) == 1 and "2 of 3" in warnings[0] and "step 7" in warnings[0]

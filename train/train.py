@@ -260,6 +260,18 @@ def lr_multiplier(step: int, args) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------- losses
+def count_all_unknown(trimap: torch.Tensor, seen_before: int, step: int) -> int:
+    """How many crops of a (B, 1, S, S) trimap batch ({0, 0.5, 1}) are unknown everywhere; the first such batch of a
+    run logs a warning: the known-region loss has nothing to anchor those crops, and the DDC loss alone is satisfied
+    by any flat matte, so a dataset of all-unknown trimaps trains nothing useful."""
+    count = int((trimap != 0.5).flatten(1).any(dim=1).logical_not().sum())
+    if count and not seen_before:
+        logger.warning(f"step {step}: {count} of {trimap.shape[0]} training crops have trimaps that are unknown "
+                       f"everywhere (no background or foreground pixel): the known-region loss cannot anchor them. "
+                       f"Check the dataset's trimaps; the count is in train_summary.json.")
+    return count
+
+
 def compute_losses(args, batch: dict, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
     """The training objective of ``args.loss`` (all terms in fp32). Returns the total and its parts."""
     alpha = alpha.float()
@@ -575,7 +587,7 @@ def main(argv=None):
     progress = tqdm(total=args.max_steps, initial=global_step, desc="training",
                     disable=not accelerator.is_local_main_process)
     model.train()
-    window_start, window_images, skipped_nonfinite = time.perf_counter(), 0, 0
+    window_start, window_images, skipped_nonfinite, unanchored = time.perf_counter(), 0, 0, 0
     steady_images_per_s = None
     run_start, run_first_step = time.perf_counter(), global_step
     if torch.cuda.is_available():
@@ -588,6 +600,8 @@ def main(argv=None):
             if epoch == first_epoch and skip_batches:
                 active = accelerator.skip_first_batches(train_dataloader, skip_batches)
             for batch in active:
+                if args.loss != "alpha":
+                    unanchored += count_all_unknown(batch["trimap"], unanchored, global_step)
                 with accelerator.accumulate(model):
                     alpha = model(batch["image"], batch["trimap"] if args.trimap_input else None)
                     losses = compute_losses(args, batch, alpha)
@@ -647,6 +661,8 @@ def main(argv=None):
             * accelerator.num_processes
         summary = {"steps": global_step, "final_metrics": last_metrics, "best": best,
                    "skipped_nonfinite_batches": skipped_nonfinite,
+                   # training crops whose trimap had no known pixel (the known-region loss cannot anchor them)
+                   "all_unknown_trimap_crops": unanchored,
                    # wall time of the training loop, validations included
                    "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2),
                    # images/s of the last log_steps window (benchmarks/reproduce_gpu.py compares rows by it)
