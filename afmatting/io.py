@@ -131,8 +131,8 @@ def float_to_unit(arr: np.ndarray, name: str = "image") -> np.ndarray:
     lo, hi = float(arr.min()), float(arr.max())
     if lo < -FLOAT_RANGE_TOLERANCE or hi > 1.0 + FLOAT_RANGE_TOLERANCE:
         hint = " (on the 0..255 scale? divide by 255 first)" if 0 <= lo and hi <= 255 else ""
-        raise InvalidImageError(f"{name} has float values in [{lo:.4g}, {hi:.4g}]; float images must lie in "
-                                f"[0, 1]{hint}.")
+        raise InvalidImageError(f"{name} has float values in [{lo:.4g}, {hi:.4g}]; expected [0, 1] for a float "
+                                f"image{hint}.")
     return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
 
 
