@@ -406,9 +406,10 @@ def latest_complete_checkpoint(checkpoints_dir: Path, warn=None) -> Path | None:
     return complete[-1] if complete else None
 
 
-#: settings a resumed run may change: where and how it logs, checkpoints, validates and runs, never what it learns
-#: (model, data, loss, optimiser, schedule, batch, seed, precision: a change there would silently mix two runs)
-RESUME_OVERRIDES = ("resume_from_checkpoint", "config", "output_dir", "num_workers", "num_threads",
+#: settings a resumed run may change: how long it runs (``max_steps``, to extend a run; the schedule's milestones are
+#: fractions of it) and where and how it logs, checkpoints, validates and runs; never what it learns (model, data,
+#: loss, optimiser, batch, seed, precision: a change there would silently mix two runs)
+RESUME_OVERRIDES = ("resume_from_checkpoint", "config", "output_dir", "max_steps", "num_workers", "num_threads",
                     "neighbours_in_workers", "log_with", "log_steps", "validation_steps", "val_limit",
                     "num_val_images_logged", "checkpointing_steps", "checkpoints_total_limit", "stop_after_steps",
                     "push_to_hub")
