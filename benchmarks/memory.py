@@ -38,24 +38,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's afmatting, not an installed copy
-SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
+from benchmarks.common import PROJECT_ROOT, SHARED_DATA, status_kib  # noqa: E402
+
 GIB = 2**30
-
-
-def _status_kib(field: str) -> int:
-    """A field of /proc/self/status (VmRSS, VmHWM) in KiB."""
-    with open("/proc/self/status") as fh:
-        return int(re.search(rf"{field}:\s+(\d+)", fh.read()).group(1))
 
 
 PATHS = ("default", "trimap", "all-unknown", "no-refine")
@@ -113,7 +105,7 @@ def measure_child(path: str, trimap: str | None, kind: str, max_side: int, tile_
     import torch
 
     torch.set_num_threads(threads)
-    from afmatting import AFMatting, foreground
+    from afmatting import foreground, load_matter
     from afmatting import result as result_module
     from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL
 
@@ -125,18 +117,19 @@ def measure_child(path: str, trimap: str | None, kind: str, max_side: int, tile_
 
         result_module.estimate_foreground = with_tile_size  # what MattingResult.foreground calls
     with_trimap = kind in ("trimap", "all-unknown")
-    model = AFMatting.from_pretrained(DEFAULT_TRIMAP_MODEL if with_trimap else DEFAULT_TRIMAP_FREE_MODEL)
+    # the bundled pipelines as predict runs them: the trimap model, or the trimap-free one with its partner
+    model = load_matter(DEFAULT_TRIMAP_MODEL if with_trimap else DEFAULT_TRIMAP_FREE_MODEL)
     options = {"two_stage": False} if kind == "no-refine" else {}
     warm_trimap = np.full((64, 64), 128, np.uint8) if with_trimap else None
     model.predict(np.full((64, 64, 3), 0.5, np.float32), trimap=warm_trimap, max_side=max_side,
                   **options).cutout()  # warm-up
-    baseline = _status_kib("VmRSS")
+    baseline = status_kib("VmRSS")
     start = time.perf_counter()
     result = model.predict(path, trimap=trimap, max_side=max_side, **options)
     cutout = result.cutout()
     cutout.save(io.BytesIO(), format="PNG", compress_level=1)
     seconds = time.perf_counter() - start
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     h, w = result.alpha.shape
     return {"height": h, "width": w, "baseline_kib": baseline, "peak_kib": peak, "seconds": seconds}
 
@@ -148,7 +141,7 @@ def run_case(path: Path, trimap: Path | None, kind: str, args) -> dict:
         cmd += ["--trimap-file", str(trimap)]
     if args.tile_size is not None:
         cmd += ["--tile-size", str(args.tile_size)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"case {kind} {path.name} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -197,6 +197,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.e2e
 def test_sigterm_during_a_write_leaves_no_partial_file(tmp_path, free_model_dir):
     import os
     import signal
@@ -452,6 +453,7 @@ def test_band_trimap_in_tiles_is_the_whole_image_result(monkeypatch, rng):
 
 
 # ------------------------------------------------------------------ 14. resuming training with changed settings
+@pytest.mark.e2e
 def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, capsys):
     from tests.conftest import ROOT, import_script
 
