@@ -32,6 +32,13 @@ from benchmarks.reproduce import (  # noqa: E402
     split_row,
 )
 
+#: training stages of the shipped models that no measuring script records
+SHIPPED_JSON = ROOT / "docs" / "shipped_models.json"
+#: benchmarks/refinement.py --json: its ``network`` row is the shipped trimap network alone
+REFINEMENT_JSON = ROOT / "docs" / "results_refinement.json"
+SHIPPED = json.loads(SHIPPED_JSON.read_text()) if SHIPPED_JSON.exists() else {}
+REFINEMENT = json.loads(REFINEMENT_JSON.read_text()) if REFINEMENT_JSON.exists() else {}
+
 
 BASE_LABELS = {
     "known": "known only",
@@ -48,8 +55,11 @@ def row_label(row: str) -> str:
     label = BASE_LABELS.get(base, base)
     if cycles > 1:
         label += f", {cycles} x {STEPS_PER_CYCLE} steps"
-    if row == BUNDLE["lite0-trimap"]:
-        label += " — stage 1 of the shipped `afmatting/lite0-trimap` (stage 2: 300 GPU steps at 512², 11.11 / 14.69)"
+    stage2 = SHIPPED.get("lite0-trimap", {}).get("stage2")
+    network = REFINEMENT.get("summary", {}).get("network", {})
+    if row == BUNDLE["lite0-trimap"] and stage2 and {"trimap1", "trimap2"} <= set(network):
+        label += (f" — stage 1 of the shipped `afmatting/lite0-trimap` (stage 2: {stage2['steps']} GPU steps at "
+                  f"{stage2['crop']}², {network['trimap1']['SAD']:.2f} / {network['trimap2']['SAD']:.2f})")
     return label
 
 
@@ -65,7 +75,14 @@ def table_rows() -> list[str]:
 
 
 def write_table() -> None:
-    """docs/results.md from docs/results.json (trained rows) and docs/results_classical.json (pymatting rows)."""
+    """Write docs/results.md (:func:`results_markdown`)."""
+    (ROOT / "docs" / "results.md").write_text(results_markdown())
+    print(f"wrote {ROOT / 'docs' / 'results.md'}")
+
+
+def results_markdown() -> str:
+    """docs/results.md from docs/results.json (trained rows), results_classical.json (pymatting rows) and the other
+    measured JSON."""
     from afmatting.evaluation import markdown_table
 
     results = json.loads(RESULTS_JSON.read_text())
@@ -141,8 +158,7 @@ def write_table() -> None:
         lines += trimap_free_section(json.loads(TRIMAP_FREE_JSON.read_text()))
     if GPU_JSON.exists():
         lines += gpu_section(json.loads(GPU_JSON.read_text()))
-    (ROOT / "docs" / "results.md").write_text("\n".join(lines) + "\n")
-    print((ROOT / "docs" / "results.md").read_text())
+    return "\n".join(lines) + "\n"
 
 
 def trimap_free_section(data: dict) -> list[str]:
@@ -380,43 +396,59 @@ def stages(row: str) -> list[str]:
     return [base] + [base + suffix for suffix in CYCLE_SUFFIXES[: cycles - 1]]
 
 
-def bundled_card_kwargs(name: str, row: str, scores: dict, refined: dict | None = None,
-                        closed_form_sad: float | None = None) -> dict:
-    """Model card sections; ``refined`` maps the earlier Adam refinement's steps per level to that row's scores,
-    ``closed_form_sad`` is closed-form matting's Trimap1 SAD (docs/results_classical.json)."""
+def bundled_card_kwargs(name: str, row: str, scores: dict, closed_form_sad: float | None = None,
+                        shipped: dict | None = None, network_scores: dict | None = None) -> dict:
+    """Model card sections of bundled model ``name`` trained as ``row`` (``scores``: that row's results).
+
+    ``closed_form_sad``: closed-form matting's Trimap1 SAD (docs/results_classical.json); ``shipped``: the model's
+    entry of docs/shipped_models.json (a later training stage); ``network_scores``: the shipped network's own scores
+    when a later stage changed it (benchmarks/refinement.py's ``network`` row).
+    """
+    stage2 = (shipped or {}).get("stage2")
+    cpu_stage = (f"{split_row(row)[1]} x {STEPS_PER_CYCLE} steps of batch 4 at 256² on one CPU core (cosine cycles, "
+                 "each started from the previous run's weights")
     training = (
         "Trained without alpha labels on 19 real photos (10 from the AM-2K test set, 9 from P3M-10K, as sampled in "
         "the project's shared data), with trimaps derived from pseudo-alphas by the paper's recipe (fg/bg eroded by "
         "random elliptical kernels of 1-29 px); the alphas themselves never reached the model (the training script "
         "drops the column). Loss: known + 10 x DDC (K = 11). Backbone EfficientNet-Lite0 with ImageNet weights "
-        f"(offline package), slim detail-capture decoder; {split_row(row)[1]} x {STEPS_PER_CYCLE} steps of batch 4 at "
-        "256² on one CPU core "
-        "(cosine cycles, each started from the previous run's weights); weights stored in fp16.\n\nCommands:\n\n"
-        "```bash\npython benchmarks/reproduce.py data\n" + "\n".join(train_command_text(r) for r in stages(row))
-        + "\npython benchmarks/reproduce.py bundle\n```"
+        "(offline package), slim detail-capture decoder; "
+        + (f"{cpu_stage}); " if not stage2 else "")
+        + "weights stored in fp16."
     )
+    if stage2:
+        training += (
+            f"\n\nTwo stages:\n1. {cpu_stage}; the previous shipped model).\n2. One fine-tuning cycle of "
+            f"{stage2['steps']} steps of batch {stage2['batch_size']} at the paper's {stage2['crop']}² crops on "
+            f"{stage2['device']} ({stage2['precision']}, cosine from lr {stage2['learning_rate']}, "
+            f"{stage2['minutes']:g} minutes), started from stage 1."
+        )
+    training += ("\n\nCommands:\n\n```bash\npython benchmarks/reproduce.py data\n"
+                 + "\n".join(train_command_text(r) for r in stages(row)) + "\npython benchmarks/reproduce.py bundle\n"
+                 + (f"# stage 2, on a GPU machine (starts from the stage-1 weights shipped before it):\n"
+                    f"{stage2['command']}\n" if stage2 else "") + "```")
     metrics = ""
     if "trimap1" in scores:
+        shown = network_scores if stage2 and network_scores else scores
         metrics = ("alphamatting.com training set (27 images, real ground truth, never trained on), unknown region, "
-                   "the network alone (`predict(..., refine=False)`):"
+                   "the network alone\n(`predict(..., refine=False)`):"
                    "\n\n| trimap | SAD | MSE (x1e3) | Grad | Conn |\n|---|---|---|---|---|\n" + "\n".join(
-                       f"| {t} | {scores[t]['SAD']:.2f} | {scores[t]['MSE']:.2f} | {scores[t]['Grad']:.2f} | "
-                       f"{scores[t]['Conn']:.2f} |" for t in ("trimap1", "trimap2") if t in scores))
-        refined = {steps: r for steps, r in sorted((refined or {}).items()) if "trimap1" in r}
-        if refined:
-            metrics += ("\n\nWith the earlier Adam refinement (the matte optimised under known + DDC on each image, no "
-                        "labels, N steps per level; `benchmarks/baselines/refine_adam.py`, not in the package), "
-                        "Trimap1: " + "; ".join(
-                            f"N = {steps}: SAD {r['trimap1']['SAD']:.2f}, {r['trimap1']['time_s']:.0f} s per image"
-                            for steps, r in refined.items()) + " (2-core CPU, shared with other runs).")
+                       f"| {t} | {shown[t]['SAD']:.2f} | {shown[t]['MSE']:.2f} | {shown[t]['Grad']:.2f} | "
+                       f"{shown[t]['Conn']:.2f} |" for t in ("trimap1", "trimap2") if t in shown))
+        metrics += "\n\n"
+        if shown is not scores:
+            metrics += (f"Stage 1 alone scored {scores['trimap1']['SAD']:.2f} / {scores['trimap2']['SAD']:.2f}. ")
+        metrics += ("By default `predict(..., trimap=...)` refines the network's matte per image\n(matting Laplacian "
+                    "+ a pull towards this network's matte, about a second per photo on a CPU; see docs/results.md "
+                    "for\nits scores next to closed-form matting).")
     elif "held_out_whole" in scores:
         m = scores["held_out_whole"]
         metrics = ("Held-out photos (3 AM-2K + 3 P3M), whole image. These scores are **agreement with pseudo-alphas** "
                    "(predictions of GFM / P3M models), not ground truth:\n\n| SAD | MSE (x1e3) | Grad | Conn |\n"
                    f"|---|---|---|---|\n| {m['SAD']:.2f} | {m['MSE']:.2f} | {m['Grad']:.2f} | {m['Conn']:.2f} |")
     limitations = (
-        f"Trained at tiny scale (19 photos, about {split_row(row)[1] * 12} minutes of one CPU core) as a working default, not a "
-        "state-of-the-art matting model: "
+        f"Trained at tiny scale (19 photos, about {split_row(row)[1] * 12} minutes of one CPU core) as a working "
+        "default, not a state-of-the-art matting model: "
         + ("alone it is behind classical closed-form matting on alphamatting"
            + (f" (SAD {closed_form_sad:.2f} on Trimap1)" if closed_form_sad is not None else "")
            + ", which is why `predict` refines its mattes by default; its raw mattes are soft at fine structures. "
@@ -435,29 +467,37 @@ def closed_form_sad(classical: dict) -> float | None:
     return next((r["results"]["trimap1"]["SAD"] for r in classical.get("rows", []) if r.get("method") == "cf"), None)
 
 
-def write_model_cards() -> None:
-    """afmatting/weights/<name>/README.md for each bundled model, from docs/results*.json."""
+def model_card(name: str) -> str:
+    """The card (README.md) of bundled model ``name`` from docs/results*.json and docs/shipped_models.json."""
     from afmatting import AFMatting
     from afmatting.bundled import WEIGHTS_DIR
 
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     classical = json.loads(CLASSICAL_JSON.read_text()) if CLASSICAL_JSON.exists() else {"rows": []}
-    for name, row in BUNDLE.items():
-        refined = {int(key.rsplit(" ", 1)[1]): value for key, value in results.items()
-                   if key.startswith(f"{row} + refine ")}
-        card = bundled_card_kwargs(name, row, results.get(row, {}), refined, closed_form_sad(classical))
-        model = AFMatting.from_pretrained(WEIGHTS_DIR / name)
-        model.generate_model_card(**card).save(WEIGHTS_DIR / name / "README.md")
+    row = BUNDLE[name]
+    card = bundled_card_kwargs(name, row, results.get(row, {}), closed_form_sad(classical), SHIPPED.get(name),
+                               REFINEMENT.get("summary", {}).get("network"))
+    return str(AFMatting.from_pretrained(WEIGHTS_DIR / name).generate_model_card(**card))
+
+
+def write_model_cards() -> None:
+    """afmatting/weights/<name>/README.md for each bundled model (:func:`model_card`)."""
+    from afmatting.bundled import WEIGHTS_DIR
+
+    for name in BUNDLE:
+        (WEIGHTS_DIR / name / "README.md").write_text(model_card(name))
         print(f"wrote {WEIGHTS_DIR / name / 'README.md'}")
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="*", choices=["results", "cards"], default=["results", "cards"])
-    args = ap.parse_args(argv)
-    if "results" in args.what:
+    ap.add_argument("what", nargs="*", help="results and/or cards (default: both)")
+    what = ap.parse_args(argv).what or ["results", "cards"]
+    if set(what) - {"results", "cards"}:
+        ap.error(f"render 'results' and/or 'cards', not {sorted(set(what) - {'results', 'cards'})}")
+    if "results" in what:
         write_table()
-    if "cards" in args.what:
+    if "cards" in what:
         write_model_cards()
 
 
