@@ -7,14 +7,14 @@ Run from the repository root::
     .venv/bin/python benchmarks/memory.py --megapixels 24 --tile-size 100000   # one tile: the untiled working set
     .venv/bin/python benchmarks/memory.py --quality            # tiled vs untiled cut-outs on the shared photos
 
-The paths (``--paths``, default all but ``no-refine``):
+The paths (``--paths``, default all but ``single-stage``):
 
 * ``default``: the bundled trimap-free model with ``predict``'s defaults (the two-stage path: network, automatic
   trimap, trimap model, refinement), as ``afmatting matte photo.jpg`` runs it;
 * ``trimap``: the bundled trimap model with a realistic trimap (a band of 2 % of the long side around the subject)
   and the default refinement, as ``afmatting matte photo.jpg --trimap t.png``;
 * ``all-unknown``: the trimap model with a trimap that is unknown everywhere (the refinement's worst case);
-* ``no-refine``: the trimap-free network alone (``--no-refine``), the reference.
+* ``single-stage``: the trimap-free network alone (``--single-stage``), the reference.
 
 Each case runs in its own fresh Python process (so one case's allocations cannot hide another's), with the normal
 allocator: the figures are what a user's process reaches. That process
@@ -50,7 +50,7 @@ from benchmarks.common import PROJECT_ROOT, SHARED_DATA, status_kib  # noqa: E40
 GIB = 2**30
 
 
-PATHS = ("default", "trimap", "all-unknown", "no-refine")
+PATHS = ("default", "trimap", "all-unknown", "single-stage")
 DEFAULT_PATHS = ("default", "trimap", "all-unknown")
 
 
@@ -119,7 +119,7 @@ def measure_child(path: str, trimap: str | None, kind: str, max_side: int, tile_
     with_trimap = kind in ("trimap", "all-unknown")
     # the bundled pipelines as predict runs them: the trimap model, or the trimap-free one with its partner
     model = load_matter(DEFAULT_TRIMAP_MODEL if with_trimap else DEFAULT_TRIMAP_FREE_MODEL)
-    options = {"two_stage": False} if kind == "no-refine" else {}
+    options = {"two_stage": False} if kind == "single-stage" else {}
     warm_trimap = np.full((64, 64), 128, np.uint8) if with_trimap else None
     model.predict(np.full((64, 64, 3), 0.5, np.float32), trimap=warm_trimap, max_side=max_side,
                   **options).cutout()  # warm-up
