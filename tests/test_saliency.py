@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from afmatting.errors import AFMattingError, CheckpointError, InvalidImageError
-from afmatting.saliency import (BUNDLED_SALIENCY_MODEL, SALIENCY_INPUT_SIDE, SalientObjectSegmenter,
+from afmatting.saliency import (bundled_segmenter, BUNDLED_SALIENCY_MODEL, SALIENCY_INPUT_SIDE, SalientObjectSegmenter,
                                 onnxruntime_available, saliency_input, saliency_output)
 from afmatting.two_stage import resolve_saliency
 
@@ -36,7 +36,7 @@ def test_missing_file_and_bad_options():
         SalientObjectSegmenter("/nonexistent/u2netp.onnx")
     with pytest.raises(AFMattingError, match="saliency must be"):
         resolve_saliency("sometimes")
-    assert resolve_saliency(False) is None and resolve_saliency(None) is None
+    assert resolve_saliency(False) == [] and resolve_saliency(None) == []
 
 
 @needs_onnx
@@ -45,6 +45,22 @@ def test_bundled_segmenter_finds_the_object(rng):
     yy, xx = np.mgrid[:120, :160]
     disc = (yy - 60) ** 2 + (xx - 80) ** 2 < 35 ** 2
     image = np.where(disc[..., None], np.array([0.85, 0.15, 0.1]), 0.55) + rng.normal(0, 0.01, (120, 160, 3))
-    mask = resolve_saliency(True)(np.clip(image, 0, 1).astype(np.float32))
+    mask = bundled_segmenter(required=True)(np.clip(image, 0, 1).astype(np.float32))
     assert mask.shape == (120, 160) and mask.dtype == np.float32
     assert mask[disc].mean() > 0.7 and mask[~disc].mean() < 0.3
+
+
+@needs_onnx
+def test_bundled_modnet_mattes_a_person_shaped_subject_and_runs_in_the_default_first_stage(rng):
+    """MODNet's contract (sizes, range) on a plain image, and "auto" brings both bundled first-stage networks."""
+    from afmatting.modnet import MODNetMatter, bundled_modnet, modnet_size
+
+    assert modnet_size(1000, 600) == (832, 512) and modnet_size(300, 200) == (768, 512)
+    assert modnet_size(700, 400) == (672, 384)  # 512 lies between its sides: kept, rounded down to multiples of 32
+    image = np.clip(0.5 + rng.normal(0, 0.02, (90, 70, 3)), 0, 1).astype(np.float32)
+    matte = bundled_modnet(required=True)(image)
+    assert matte.shape == (90, 70) and matte.dtype == np.float32 and 0 <= matte.min() and matte.max() <= 1
+    networks = resolve_saliency("auto")
+    assert len(networks) == 2 and isinstance(networks[0], MODNetMatter)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        MODNetMatter("/nonexistent/modnet.onnx")
