@@ -30,7 +30,7 @@ from .auto_trimap import auto_trimap, check_matte
 from .errors import AFMattingError
 from .first_stage import first_stage_disputed, fuse_mattes, prior_confidence
 from .modnet import bundled_modnet
-from .processing import apply_known_region, network_alphas, prepare_inputs
+from .processing import apply_known_region, network_alphas, prepare_inputs, to_uint8
 from .refine import DEFAULT_PRIOR_WEIGHT, refine_alpha
 from .result import MattingResult
 from .saliency import bundled_segmenter
@@ -106,7 +106,7 @@ def two_stage_predict(
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W) in [0, 1], ``.trimap`` the automatic trimap, and in ``.extra``
-        our network's first-stage matte (``first_stage_alpha``), the fused matte (``prior``) and seconds per stage.
+        the fused first-stage matte (``prior``, uint8 (H, W) 0..255) and seconds per stage.
     """
     if free_model.trimap_input:
         raise AFMattingError("The two-stage path starts from a trimap-free model; this one needs a trimap.")
@@ -130,12 +130,13 @@ def two_stage_predict(
         mattes.append(np.clip(mask, 0.0, 1.0))
     matte = fuse_mattes(mattes)
     disputed = first_stage_disputed(mattes)
+    del mattes, mask  # full-size planes: a 24 MP photo's are 96 MB each
     timings["first_stage_seconds"] = time.perf_counter() - start
     # where the networks disagree over most of the image (close-ups: the salient-object networks still outline "an
     # object"), the guard answers with our matting network's own matte
     result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
                               disputed=disputed, fallback=first)
-    result.extra.update(first_stage_alpha=first, **timings)
+    result.extra.update(timings)
     return result
 
 
@@ -175,7 +176,8 @@ def matte_from_prior(
         fallback: optional float32 (H, W) in [0, 1]: the guard's answer.
 
     Returns:
-        a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, seconds per step in ``.extra``.
+        a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, and in ``.extra`` the prior
+        (``prior``, uint8 (H, W) 0..255: a quarter of the memory of a float copy) and seconds per step.
     """
     if not trimap_model.trimap_input:
         raise AFMattingError("trimap_model must be a trimap-input model (the second stage mattes with the trimap).")
@@ -191,19 +193,29 @@ def matte_from_prior(
     if undecided.mean() > max_unknown:
         alpha = apply_known_region(prior.copy(), trimap) if fallback is None else check_matte(fallback, "fallback")
         return MattingResult(image=image, alpha=alpha.copy(), trimap=trimap,
-                             extra=dict(two_stage=True, mostly_unknown=True, prior=prior, **timings))
+                             extra=dict(two_stage=True, mostly_unknown=True, prior=to_uint8(prior), **timings))
     start = time.perf_counter()
     alpha = matte_once(trimap_model, image, trimap, max_side)
     confidence = prior_confidence(prior)
-    alpha = np.where(unknown, confidence * prior + (1.0 - confidence) * alpha, alpha).astype(np.float32)
+    # in the unknown region, alpha <- c * prior + (1 - c) * alpha, computed in place (full-size planes)
+    blend = np.subtract(prior, alpha)
+    blend *= confidence
+    blend += alpha
+    np.copyto(alpha, blend, where=unknown)
+    del blend
     timings["trimap_model_seconds"] = time.perf_counter() - start
     if refine:
         start = time.perf_counter()
         if refiner is not None:
             alpha = refiner(image, trimap, alpha)
         else:
-            weight = (DEFAULT_PRIOR_WEIGHT * (1.0 + prior_pull * confidence)).astype(np.float32)
+            weight = confidence  # reused in place: λ (1 + prior_pull * c)
+            weight *= prior_pull
+            weight += 1.0
+            weight *= DEFAULT_PRIOR_WEIGHT
             alpha = refine_alpha(image, trimap, alpha, prior_weight=weight)
+            del weight
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
         timings["refine_seconds"] = time.perf_counter() - start
-    return MattingResult(image=image, alpha=alpha, trimap=trimap, extra=dict(two_stage=True, prior=prior, **timings))
+    return MattingResult(image=image, alpha=alpha, trimap=trimap,
+                         extra=dict(two_stage=True, prior=to_uint8(prior), **timings))

@@ -37,7 +37,7 @@ def test_two_stage_result(tiny_vit, tiny_cnn_trimap, photo):
     assert (result.alpha[result.trimap == BACKGROUND] == 0).all()
     assert (result.alpha[result.trimap == FOREGROUND] == 1).all()
     # the automatic trimap is built from the fused first-stage matte: unknown wherever that matte is uncertain
-    prior = result.extra["prior"]
+    prior = result.extra["prior"] / 255.0
     assert (result.trimap[(prior > 0.2) & (prior < 0.8)] == UNKNOWN).all()
 
 
