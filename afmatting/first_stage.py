@@ -36,7 +36,9 @@ def fuse_mattes(mattes) -> np.ndarray:
         a, b, c = mattes
         low, high = np.minimum(a, b), np.maximum(a, b)
         np.minimum(high, c, out=high)
-        return np.clip(np.maximum(low, high, out=low), 0.0, 1.0)
+        np.maximum(low, high, out=low)
+        del high
+        return np.clip(low, 0.0, 1.0, out=low)
     return np.clip(np.median(np.stack(mattes), axis=0), 0.0, 1.0).astype(np.float32)
 
 
@@ -54,7 +56,9 @@ def first_stage_disputed(mattes, threshold: float = DISAGREEMENT) -> np.ndarray:
     for m in mattes[1:]:
         np.minimum(low, m, out=low)
         np.maximum(high, m, out=high)
-    return (high - low) > threshold
+    high -= low
+    del low
+    return high > threshold
 
 
 def prior_confidence(prior: np.ndarray) -> np.ndarray:

@@ -127,7 +127,7 @@ def two_stage_predict(
         if mask.shape != first.shape:
             raise AFMattingError(f"a first-stage network returned shape {mask.shape}; expected the image's "
                                  f"{first.shape}.")
-        mattes.append(np.clip(mask, 0.0, 1.0))
+        mattes.append(np.clip(mask, 0.0, 1.0, out=mask if mask.flags.writeable else None))
     matte = fuse_mattes(mattes)
     disputed = first_stage_disputed(mattes)
     del mattes, mask  # full-size planes: a 24 MP photo's are 96 MB each
