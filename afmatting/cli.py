@@ -32,11 +32,11 @@ def load_model(model: str | None, *, trimap: bool, device: str | None = None):
 
 
 def cmd_matte(args) -> int:
-    """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``)."""
-    from tqdm.auto import tqdm
+    """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``).
 
-    from .batch_files import find_trimap, plan_outputs, prepare_output_folder, write_image_atomically
-    from .io import list_images
+    Launched as several processes (``accelerate launch -m afmatting.cli matte ...``), each process mattes its share
+    of the plan's batches; see :mod:`afmatting.distributed` for the contract."""
+    from .distributed import current_processes
 
     if args.adapt < 0:
         print("error: --adapt takes a number of steps >= 0.", file=sys.stderr)
@@ -44,49 +44,133 @@ def cmd_matte(args) -> int:
     if args.adapt and args.trimap is None:
         print("error: --adapt needs --trimap: the trimap's known pixels anchor the per-image fit.", file=sys.stderr)
         return 2
+    if args.batch_size < 1:
+        print(f"error: --batch-size takes a number of images >= 1, got {args.batch_size}.", file=sys.stderr)
+        return 2
+    processes = current_processes(cpu=args.device == "cpu")
+    try:
+        return _matte_share(args, processes)
+    finally:
+        processes.close()
+
+
+def _matte_share(args, processes) -> int:
+    """This process's part of ``afmatting matte``: the main process plans (and loads its model first, so that a
+    bad --model is reported once), every process mattes its share of the batches, the reports are gathered; every
+    process returns the run's exit code (2: refused or a process could not start, 1: an image failed, else 0)."""
+    # alone: the --device asked for; launched on several accelerators: each process its own (cuda:LOCAL_RANK)
+    device = args.device if processes.count == 1 or args.device == "cpu" else str(processes.device)
+    plan = model = error = None
+    if processes.is_main:
+        try:
+            plan = _matte_plan(args)
+            model = _matte_model(args, device)
+        except AFMattingError as e:
+            error = str(e)
+    plan, error = processes.broadcast((plan, error))
+    code, done, failed = 2, 0, 0
+    if error is not None:
+        if processes.is_main:
+            print(f"error: {error}", file=sys.stderr)
+    else:
+        try:
+            model = model or _matte_model(args, device)
+        except AFMattingError as e:
+            print(f"error (process {processes.index}): {e}", file=sys.stderr)
+        else:
+            done, failed = _matte_batches(model, plan, args, processes)
+            code = 1 if failed else 0
+    reports = processes.gather((code, done, failed))
+    code = max(r[0] for r in reports)
+    if processes.is_main and error is None and not args.quiet:
+        done, failed = sum(r[1] for r in reports), sum(r[2] for r in reports)
+        idle = sum(r[0] == 2 for r in reports)
+        print(f"{done}/{len(plan.todo)} images matted into {args.out}"
+              + (f" by {processes.count} processes" if processes.count > 1 else "")
+              + (f"; {failed} failed" if failed else "")
+              + (f"; {idle} process(es) could not start: rerun with --skip-existing" if idle else "")
+              + (f"; {len(plan.skipped)} skipped (outputs exist)" if plan.skipped else ""))
+    # a process that exits non-zero gets the others stopped by the launcher: nobody leaves before the main printed
+    sys.stdout.flush()
+    sys.stderr.flush()
+    processes.wait()
+    return code
+
+
+def _matte_batches(model, plan, args, processes) -> tuple[int, int]:
+    """Matte this process's share of the plan's batches; returns (images done, images failed). The main process
+    shows the progress bar (of its own share)."""
+    from tqdm.auto import tqdm
+
+    from .distributed import batches
+
+    share = processes.split(batches(plan.todo, args.batch_size))
+    mine = sum(map(len, share))
+    bar = tqdm(total=mine, unit="img", disable=args.quiet or not processes.is_main or mine < 2,
+               desc="matting" if processes.count == 1 else f"matting (process 0 of {processes.count})")
+    failed = 0
+    with bar:
+        for batch in share:
+            for path, error in _matte_batch(model, batch, args, progress=processes.is_main):
+                if error is not None:
+                    failed += 1
+                    tqdm.write(f"skipped {path}: {error}", file=sys.stderr)
+            bar.update(len(batch))
+    return mine - failed, failed
+
+
+def _matte_plan(args):
+    """The run's :class:`~afmatting.batch_files.OutputPlan` (AFMattingError when there are no inputs or the outputs
+    would collide or overwrite): every output path is decided before any work starts."""
+    from .batch_files import plan_outputs, prepare_output_folder
+    from .io import list_images
+
     inputs = list_images(args.inputs)
     if not inputs:
-        print(f"error: no images found in {args.inputs}", file=sys.stderr)
-        return 2
-    # every output path is decided (collisions, existing files, a bad --out) before any work starts
-    try:
-        out = prepare_output_folder(args.out)
-        plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
-                            skip_existing=args.skip_existing)
-    except AFMattingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise AFMattingError(f"no images found in {args.inputs}")
+    out = prepare_output_folder(args.out)
+    return plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
+                        skip_existing=args.skip_existing)
+
+
+def _matte_model(args, device):
+    """The model of ``afmatting matte``, checked against the mode (AFMattingError: missing, or trimap mismatch)."""
     trimap_mode = args.trimap is not None
-    try:
-        model = load_model(args.model, trimap=trimap_mode, device=args.device)
-    except AFMattingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    model = load_model(args.model, trimap=trimap_mode, device=device)
     if trimap_mode and not model.trimap_input:
-        print("error: --trimap was given but the model is trimap-free; drop --trimap or pass a trimap-input --model.",
-              file=sys.stderr)
-        return 2
+        raise AFMattingError("--trimap was given but the model is trimap-free; drop --trimap or pass a trimap-input "
+                             "--model.")
     if model.trimap_input and not trimap_mode:
-        print("error: this model needs a trimap: pass --trimap FILE or --trimap DIR.", file=sys.stderr)
-        return 2
-    failures = []
-    for path, outputs in tqdm(plan.todo, desc="matting", unit="img", disable=args.quiet or len(plan.todo) < 2):
+        raise AFMattingError("this model needs a trimap: pass --trimap FILE or --trimap DIR.")
+    return model
+
+
+def _matte_batch(model, batch, args, progress: bool) -> list:
+    """Matte one batch of the plan (``[(image path, output paths), ...]``) and write its outputs: the network runs
+    on the whole batch, the per-image refinement after it. Returns ``[(image path, error or None), ...]``; a batch
+    that fails is redone one image at a time, so a bad image costs only itself."""
+    from .batch_files import find_trimap, write_image_atomically
+
+    try:
+        trimaps = [find_trimap(args.trimap, path) for path, _ in batch] if args.trimap is not None else None
+        results = model.predict([path for path, _ in batch], trimap=trimaps, max_side=args.max_side,
+                                batch_size=len(batch), adapt_steps=args.adapt, refine=not args.no_refine,
+                                two_stage=False if args.no_refine else None,
+                                progress=progress and args.adapt > 0 and not args.quiet)
+    except (AFMattingError, OSError) as e:
+        if len(batch) == 1:
+            return [(batch[0][0], e)]
+        return [outcome for item in batch for outcome in _matte_batch(model, [item], args, progress)]
+    outcomes = []
+    for (path, outputs), result in zip(batch, results):
         try:
-            trimap = find_trimap(args.trimap, path)
-            result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
-                                   refine=not args.no_refine, two_stage=False if args.no_refine else None,
-                                   progress=args.adapt > 0 and not args.quiet)
             write_image_atomically(result.alpha_image(), outputs[0])
             if not args.no_cutout:
                 write_image_atomically(result.cutout(), outputs[1])
+            outcomes.append((path, None))
         except (AFMattingError, OSError) as e:
-            failures.append((path, e))
-            tqdm.write(f"skipped {path}: {e}", file=sys.stderr)
-    done = len(plan.todo) - len(failures)
-    if not args.quiet:
-        print(f"{done}/{len(plan.todo)} images matted into {out}" + (f"; {len(failures)} failed" if failures else "")
-              + (f"; {len(plan.skipped)} skipped (outputs exist)" if plan.skipped else ""))
-    return 1 if failures else 0
+            outcomes.append((path, e))
+    return outcomes
 
 
 def cmd_eval(args) -> int:
@@ -129,8 +213,12 @@ def add_matte_subcommand(subparsers) -> None:
     p.add_argument("--model", help="model directory, Hub repo id, bundled name or .onnx file "
                                    "(default: the bundled model)")
     p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE, help=MAX_SIDE_HELP)
-    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (launched as several processes: "
+                                                   "cpu, or each process its own accelerator)")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="images per network pass (GPU throughput; the per-image refinement follows each pass on "
+                        "the CPU); outputs depend only on the batches, not on the number of processes (default 1)")
     p.add_argument("--no-refine", action="store_true",
                    help="the network's matte alone: with --trimap, unrefined (by default it is refined per image "
                         "with the matting Laplacian's colour-line prior; about a second per photo); without, the "
