@@ -60,25 +60,25 @@ def _matte_share(args, processes) -> int:
     process returns the run's exit code (2: refused or a process could not start, 1: an image failed, else 0)."""
     # alone: the --device asked for; launched on several accelerators: each process its own (cuda:LOCAL_RANK)
     device = args.device if processes.count == 1 or args.device == "cpu" else str(processes.device)
-    plan = model = error = None
+    plan = work = model = error = None
     if processes.is_main:
         try:
-            plan = _matte_plan(args)
+            plan, work = _matte_plan(args)
             model = _matte_model(args, device)
         except AFMattingError as e:
             error = str(e)
-    plan, error = processes.broadcast((plan, error))
+    work, error = processes.broadcast((work, error))
     code, done, failed = 2, 0, 0
     if error is not None:
         if processes.is_main:
             print(f"error: {error}", file=sys.stderr)
     else:
         try:
-            model = model or _matte_model(args, device)
+            model = _matte_model(args, device) if model is None else model
         except AFMattingError as e:
             print(f"error (process {processes.index}): {e}", file=sys.stderr)
         else:
-            done, failed = _matte_batches(model, plan, args, processes)
+            done, failed = _matte_batches(model, processes.split(work), args, processes)
             code = 1 if failed else 0
     reports = processes.gather((code, done, failed))
     code = max(r[0] for r in reports)
@@ -97,14 +97,11 @@ def _matte_share(args, processes) -> int:
     return code
 
 
-def _matte_batches(model, plan, args, processes) -> tuple[int, int]:
-    """Matte this process's share of the plan's batches; returns (images done, images failed). The main process
-    shows the progress bar (of its own share)."""
+def _matte_batches(model, share, args, processes) -> tuple[int, int]:
+    """Matte this process's ``share`` of the batches; returns (images done, images failed). The main process shows
+    the progress bar (of its own share)."""
     from tqdm.auto import tqdm
 
-    from .distributed import batches
-
-    share = processes.split(batches(plan.todo, args.batch_size))
     mine = sum(map(len, share))
     bar = tqdm(total=mine, unit="img", disable=args.quiet or not processes.is_main or mine < 2,
                desc="matting" if processes.count == 1 else f"matting (process 0 of {processes.count})")
@@ -120,17 +117,21 @@ def _matte_batches(model, plan, args, processes) -> tuple[int, int]:
 
 
 def _matte_plan(args):
-    """The run's :class:`~afmatting.batch_files.OutputPlan` (AFMattingError when there are no inputs or the outputs
-    would collide or overwrite): every output path is decided before any work starts."""
+    """The run's :class:`~afmatting.batch_files.OutputPlan` and its work: the plan's ``todo`` in batches of
+    --batch-size cut from the whole input list (see :func:`afmatting.distributed.batches`). AFMattingError when there
+    are no inputs or the outputs would collide or overwrite: every output path is decided before any work starts."""
     from .batch_files import plan_outputs, prepare_output_folder
+    from .distributed import batches
     from .io import list_images
 
     inputs = list_images(args.inputs)
     if not inputs:
         raise AFMattingError(f"no images found in {args.inputs}")
     out = prepare_output_folder(args.out)
-    return plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
+    plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
                         skip_existing=args.skip_existing)
+    position = {image: i for i, image in enumerate(dict.fromkeys(inputs))}
+    return plan, batches(plan.todo, args.batch_size, [position[image] for image, _ in plan.todo])
 
 
 def _matte_model(args, device):

@@ -15,12 +15,13 @@ The contract a folder run follows over N processes (one process is the case N = 
 * **One plan.** The main process decides the output plan (inputs, collisions, existing files) and broadcasts it:
   the others never look at the output folder themselves, so a file the main process has just written cannot change
   their plan, and only the main process prints a refusal.
-* **Whole batches are split, not images.** The plan's list is cut into batches of ``batch_size`` consecutive
-  images, and :meth:`Processes.split` hands each process a contiguous run of batches (accelerate's
+* **Whole batches are split, not images.** The input list is cut into batches of ``batch_size`` consecutive
+  images (an image skipped by a resumed run leaves a gap in its batch, the others keep their batch-mates), and :meth:`Processes.split` hands each process a contiguous run of batches (accelerate's
   ``split_between_processes``: the shares are disjoint and, concatenated in process order, give the list back). An
   image therefore meets the same batch-mates whatever N is, and its outputs are byte-identical to a one-process
-  run with the same ``--batch-size`` (the network's float result can depend, in the last bits, on a batch's
-  content).
+  run with the same ``--batch-size`` and the same threads per process (``OMP_NUM_THREADS``; torchrun sets 1 per
+  process unless told otherwise): the network's float result can depend, in the last bits, on a batch's content
+  and on how its sums are split between threads, and a last bit can flip a rounded grey level.
 """
 
 from __future__ import annotations
@@ -50,12 +51,20 @@ def launched_process_count(environ=None) -> int:
     return max(counts, default=1)
 
 
-def batches(items: Sequence, batch_size: int) -> list[list]:
-    """``items`` cut into consecutive lists of ``batch_size`` (the last one shorter): the unit of work split
-    between processes."""
+def batches(items: Sequence, batch_size: int, positions: Sequence[int] | None = None) -> list[list]:
+    """``items`` grouped into batches, the unit of work split between processes: the items whose position (their
+    index in the whole run's input list; default 0, 1, ...) divided by ``batch_size`` is the same, in order.
+
+    With positions, an item keeps its batch-mates when others are left out (a resumed run skips finished images),
+    so its result does not depend on what was done before.
+    """
     if batch_size < 1:
         raise AFMattingError(f"batch_size must be at least 1, got {batch_size}.")
-    return [list(items[i:i + batch_size]) for i in range(0, len(items), batch_size)]
+    positions = range(len(items)) if positions is None else positions
+    grouped: dict[int, list] = {}
+    for item, position in zip(items, positions, strict=True):
+        grouped.setdefault(position // batch_size, []).append(item)
+    return list(grouped.values())
 
 
 class Processes:
