@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .errors import AFMattingError
@@ -68,6 +69,7 @@ def _matte_share(args, processes) -> int:
         except AFMattingError as e:
             error = str(e)
     work, error = processes.broadcast((work, error))
+    started = time.perf_counter()  # the work's time, the other processes' model loading included
     code, done, failed = 2, 0, 0
     if error is not None:
         if processes.is_main:
@@ -81,12 +83,13 @@ def _matte_share(args, processes) -> int:
             done, failed = _matte_batches(model, processes.split(work), args, processes)
             code = 1 if failed else 0
     reports = processes.gather((code, done, failed))
+    seconds = time.perf_counter() - started
     code = max(r[0] for r in reports)
     if processes.is_main and error is None and not args.quiet:
         done, failed = sum(r[1] for r in reports), sum(r[2] for r in reports)
         idle = sum(r[0] == 2 for r in reports)
         print(f"{done}/{len(plan.todo)} images matted into {args.out}"
-              + (f" by {processes.count} processes" if processes.count > 1 else "")
+              + (f" by {processes.count} processes" if processes.count > 1 else "") + f" in {seconds:.1f} s"
               + (f"; {failed} failed" if failed else "")
               + (f"; {idle} process(es) could not start: rerun with --skip-existing" if idle else "")
               + (f"; {len(plan.skipped)} skipped (outputs exist)" if plan.skipped else ""))

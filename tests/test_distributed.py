@@ -118,7 +118,7 @@ def test_two_processes_write_what_one_writes_and_report_failures(tmp_path, catal
     run = _launch([*args, "--out", tmp_path / "two"], tmp_path)
     assert run.returncode != 0, run.stdout + run.stderr[-3000:]  # the broken image was the second process's
     assert "z_broken.jpg" in run.stderr
-    assert "5/6 images matted" in run.stdout and "by 2 processes; 1 failed" in run.stdout
+    assert "5/6 images matted" in run.stdout and "by 2 processes in" in run.stdout and "; 1 failed" in run.stdout
     assert _files(tmp_path / "two") == expected  # each output once (no leftovers), byte-identical
 
 
