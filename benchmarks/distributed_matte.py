@@ -9,7 +9,8 @@ printed: images per second over the matting itself (the time the command reports
 gathered counts, the other processes' model loading included) and over the whole command (start-up, imports, model
 loading and the process group included), and the ratio of each against the one-process run of the same invocation.
 
-    python benchmarks/distributed_matte.py [--images 16] [--side 320] [--processes 2] [--threads 1] [--gpu]
+    python benchmarks/distributed_matte.py [--images 16] [--side 320] [--processes 2] [--threads 1] [--batch-size 1]
+                                           [--gpu]
 
 ``--gpu`` runs the processes on the accelerators (one per process) instead of ``--device cpu``.
 """
@@ -83,6 +84,7 @@ def main(argv=None) -> None:
     parser.add_argument("--side", type=int, default=320, help="long side of the photos in pixels")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (OMP_NUM_THREADS)")
+    parser.add_argument("--batch-size", type=int, default=1, help="afmatting matte --batch-size, every run")
     parser.add_argument("--gpu", action="store_true", help="one accelerator per process instead of the CPU")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, of: " + ", ".join(MODES))
     args = parser.parse_args(argv)
@@ -92,15 +94,16 @@ def main(argv=None) -> None:
         photos = work / "photos"
         make_catalogue(photos, args.images, args.side)
         print(f"{args.images} photos, long side {args.side} px ({'AM-2K samples' if SAMPLES.is_dir() else 'random'}); "
-              f"{args.threads} thread(s) per process; {'GPU' if args.gpu else 'CPU'}; {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.1f} at start")
+              f"{args.threads} thread(s) per process; batch size {args.batch_size}; {'GPU' if args.gpu else 'CPU'}; "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
         print("| mode | processes | images/s (matting) | ratio | images/s (whole command) | ratio |")
         print("|---|---|---|---|---|---|")
         for mode in args.modes.split(","):
             base = None
             for n in (1, args.processes):
                 out = work / "out"
-                r = run_matte(photos, out, MODES[mode], n, args.threads, args.gpu)
+                extra = MODES[mode] + ["--batch-size", str(args.batch_size)]
+                r = run_matte(photos, out, extra, n, args.threads, args.gpu)
                 shutil.rmtree(out)
                 rate, overall = r["done"] / r["matting"], r["done"] / r["wall"]
                 base = base or (rate, overall)
