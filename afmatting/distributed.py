@@ -12,16 +12,18 @@ The contract a folder run follows over N processes (one process is the case N = 
   non-zero), whatever happened in between: a refused plan, a process that cannot load its model or whose images
   fail still reaches them, so nobody waits forever. A process that dies instead (an exception that is not an
   image's own error, a kill) is seen by the launcher, which stops the others and exits non-zero.
-* **One plan.** The main process decides the output plan (inputs, collisions, existing files) and broadcasts it:
-  the others never look at the output folder themselves, so a file the main process has just written cannot change
-  their plan, and only the main process prints a refusal.
+* **One plan.** The main process decides the output plan (inputs, collisions, existing files) and its batches, and
+  broadcasts them: the others never look at the output folder themselves, so a file the main process has just
+  written cannot change their plan, and only the main process prints a refusal.
 * **Whole batches are split, not images.** The input list is cut into batches of ``batch_size`` consecutive
-  images (an image skipped by a resumed run leaves a gap in its batch, the others keep their batch-mates), and :meth:`Processes.split` hands each process a contiguous run of batches (accelerate's
-  ``split_between_processes``: the shares are disjoint and, concatenated in process order, give the list back). An
-  image therefore meets the same batch-mates whatever N is, and its outputs are byte-identical to a one-process
-  run with the same ``--batch-size`` and the same threads per process (``OMP_NUM_THREADS``; torchrun sets 1 per
-  process unless told otherwise): the network's float result can depend, in the last bits, on a batch's content
-  and on how its sums are split between threads, and a last bit can flip a rounded grey level.
+  images (an image skipped by a resumed run leaves a gap in its batch; the others keep their batch-mates), and
+  :meth:`Processes.split` hands each process a contiguous run of batches (accelerate's ``split_between_processes``:
+  the shares are disjoint and, concatenated in process order, give the list back). An image therefore meets the
+  same batch-mates whatever N is, and its outputs are byte-identical to a one-process run with the same
+  ``--batch-size`` and the same threads per process (``OMP_NUM_THREADS``, which ``accelerate launch`` sets from
+  its ``--num_cpu_threads_per_process``: by default the caller's ``OMP_NUM_THREADS``, else 1): the network's float
+  result can depend, in the last bits, on a batch's content and on how its sums are split between threads, and a
+  last bit can flip a rounded grey level.
 """
 
 from __future__ import annotations
