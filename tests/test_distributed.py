@@ -70,8 +70,13 @@ def test_batches_are_consecutive_and_cover_the_list():
         batches([1], 0)
 
 
-def test_one_process_needs_no_accelerate(monkeypatch):
+def test_one_process_needs_no_accelerate(monkeypatch, tmp_path, free_model):
     monkeypatch.setitem(sys.modules, "accelerate", None)  # importing it now fails
+    for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    photos = _photos(tmp_path / "in", 2)
+    assert main(["matte", str(photos), "--out", str(tmp_path / "out"), "--model", str(free_model), "--quiet"]) == 0
+    assert len(list((tmp_path / "out").iterdir())) == 4
     alone = current_processes(environ={})
     assert type(alone) is Processes and alone.count == 1 and alone.split([1, 2]) == [1, 2]
     assert alone.broadcast("plan") == "plan" and alone.gather(3) == [3]
