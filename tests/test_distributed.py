@@ -43,6 +43,7 @@ def _free_port() -> int:
 def _launch(args, cwd, processes=2):
     """``accelerate launch`` (its torchrun launcher; --device cpu makes every process use gloo on the CPU). Its exit
     code is 1 when any process exits non-zero (the processes' own codes are not passed through)."""
+    pytest.importorskip("accelerate")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))  # this checkout, not an installed copy
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
