@@ -156,7 +156,10 @@ def current_processes(cpu: bool = False, environ=None) -> Processes:
             f"'afmatting[train]' (or run it as one process)."
         ) from None
     cpu = cpu or environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or not _has_accelerator()
-    state = PartialState(cpu=cpu)
+    try:
+        state = PartialState(cpu=cpu)
+    except (ValueError, RuntimeError) as e:  # e.g. WORLD_SIZE set by hand, without a launcher's MASTER_ADDR
+        raise DistributedSetupError(f"Cannot join the {launched} launched processes: {e}") from None
     if state.num_processes != launched:
         raise DistributedSetupError(
             f"{launched} processes were launched but accelerate joined {state.num_processes} "
