@@ -1,11 +1,11 @@
 """Throughput of ``afmatting matte`` over a folder: one process against several under ``accelerate launch``.
 
-A catalogue of ``--images`` photos (the AM-2K samples of ../shared/data, scaled to ``--side`` pixels on the long side
-and repeated under new names; random pixels where the folder is absent) is matted by the bundled model, once by one
-process (``python -m afmatting.cli matte``) and once by ``--processes`` processes (``accelerate launch --multi_gpu
---num_processes N -m afmatting.cli matte ... --device cpu``: its torchrun launcher, gloo on the CPU), each process
-with ``--threads`` torch threads. Per mode (the default two-stage path, and ``--no-refine``: the network alone),
-printed: images per second over the matting itself (the time the command reports: from the plan's broadcast to the
+A catalogue of ``--images`` photos (the AM-2K samples of ../shared/data, or of $AFMATTING_SHARED_DATA, scaled to
+``--side`` pixels on the long side and repeated under new names; random pixels where the folder is absent) is matted
+by the bundled model, once by one process (``python -m afmatting.cli matte``) and once by ``--processes`` processes
+(``accelerate launch --multi_gpu --num_processes N -m afmatting.cli matte ... --device cpu``: its torchrun launcher,
+gloo on the CPU), each process with ``--threads`` torch threads. Per mode (the default two-stage path, and
+``--no-refine``: the network alone), printed: images per second over the matting itself (the time the command reports: from the plan's broadcast to the
 gathered counts, the other processes' model loading included) and over the whole command (start-up, imports, model
 loading and the process group included), and the ratio of each against the one-process run of the same invocation.
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "data" / "am2k-samples" / "image"
+SAMPLES = Path(os.environ.get("AFMATTING_SHARED_DATA", ROOT.parent / "shared" / "data")) / "am2k-samples" / "image"
 MODES = {"default (two-stage)": [], "--no-refine": ["--no-refine"]}
 SUMMARY = re.compile(r"(\d+)/(\d+) images matted into .* in ([0-9.]+) s")
 
