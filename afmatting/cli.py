@@ -9,27 +9,13 @@ import time
 from pathlib import Path
 
 from .errors import AFMattingError
+from .loading import load_matter, load_model
 from .processing import DEFAULT_MAX_SIDE, FULL_RESOLUTION, max_side_argument
 
 MAX_SIDE_HELP = (f"long side of the network input in pixels, or '{FULL_RESOLUTION}' for full resolution "
                  f"(default {DEFAULT_MAX_SIDE}); the alpha is always full size")
-
-
-def load_model(model: str | None, *, trimap: bool, device: str | None = None):
-    """Load ``model`` (directory, Hub id or bundled name; see :mod:`afmatting.hub`) or, when None, the bundled
-    default for the mode. An ``.onnx`` file runs through onnxruntime (:class:`~afmatting.onnx_model.OnnxMattingModel`).
-    """
-    from .hub import default_model
-    from .model import AFMatting
-
-    if model is not None and model.lower().endswith(".onnx"):
-        from .onnx_model import OnnxMattingModel
-
-        return OnnxMattingModel(model, device=device)
-    m = AFMatting.from_pretrained(model if model is not None else default_model(trimap))
-    if device:
-        m.to(device)
-    return m
+SINGLE_STAGE_HELP = ("the bundled trimap-free model's network alone instead of its two-stage path (network, automatic "
+                     "trimap, trimap model, refinement): predict(two_stage=False)")
 
 
 def cmd_matte(args) -> int:
@@ -140,7 +126,7 @@ def _matte_plan(args):
 def _matte_model(args, device):
     """The model of ``afmatting matte``, checked against the mode (AFMattingError: missing, or trimap mismatch)."""
     trimap_mode = args.trimap is not None
-    model = load_model(args.model, trimap=trimap_mode, device=device)
+    model = load_matter(args.model, trimap=trimap_mode, device=device)
     if trimap_mode and not model.trimap_input:
         raise AFMattingError("--trimap was given but the model is trimap-free; drop --trimap or pass a trimap-input "
                              "--model.")
@@ -159,7 +145,7 @@ def _matte_batch(model, batch, args, progress: bool) -> list:
         trimaps = [find_trimap(args.trimap, path) for path, _ in batch] if args.trimap is not None else None
         results = model.predict([path for path, _ in batch], trimap=trimaps, max_side=args.max_side,
                                 batch_size=len(batch), adapt_steps=args.adapt, refine=not args.no_refine,
-                                two_stage=False if args.no_refine else None,
+                                two_stage=False if args.single_stage else None,
                                 progress=progress and args.adapt > 0 and not args.quiet)
     except (AFMattingError, OSError) as e:
         if len(batch) == 1:
@@ -185,7 +171,12 @@ def cmd_eval(args) -> int:
     loaded = load_matting_dataset(args.data, alpha_dir=getattr(args, "alpha_dir", "alpha"))
     dataset = loaded if not hasattr(loaded, "keys") else select_split(loaded, args.split, source_name=f"'{args.data}'")
     split_name = getattr(dataset, "split", None) or args.split or ""
-    model = load_model(args.model, trimap=False, device=args.device)
+    model = load_matter(args.model, device=args.device)
+    predict_kwargs = {}
+    if getattr(args, "no_refine", False):
+        predict_kwargs["refine"] = False
+    if getattr(args, "single_stage", False):
+        predict_kwargs["two_stage"] = False
     means, rows = evaluate(
         model,
         dataset,
@@ -194,7 +185,7 @@ def cmd_eval(args) -> int:
         progress=not getattr(args, "quiet", False),
         device=args.device,
         limit=getattr(args, "limit", None),
-        predict_kwargs={"refine": False, "two_stage": False} if getattr(args, "no_refine", False) else None,
+        predict_kwargs=predict_kwargs,
     )
     title = f"{args.data} [{split_name}], region={args.region}, model={args.model}"
     print(format_table(means, title))
@@ -224,10 +215,9 @@ def add_matte_subcommand(subparsers) -> None:
                    help="images per network pass (GPU throughput; the per-image refinement follows each pass on "
                         "the CPU); outputs depend only on the batches, not on the number of processes (default 1)")
     p.add_argument("--no-refine", action="store_true",
-                   help="the network's matte alone: with --trimap, unrefined (by default it is refined per image "
-                        "with the matting Laplacian's colour-line prior; about a second per photo); without, the "
-                        "trimap-free network alone instead of the default two-stage path (network, automatic "
-                        "trimap, trimap model, refinement)")
+                   help="skip the per-image refinement (the matting Laplacian's colour-line prior; about a second per "
+                        "photo): predict(refine=False)")
+    p.add_argument("--single-stage", action="store_true", help=SINGLE_STAGE_HELP)
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",
@@ -254,8 +244,9 @@ def add_eval_subcommand(subparsers) -> None:
     p.add_argument("--csv", default=None, help="write per-image rows to this CSV file")
     p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE, help=MAX_SIDE_HELP)
     p.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu")
-    p.add_argument("--no-refine", action="store_true", help="score the network's matte alone (trimap models: unrefined; the bundled trimap-free model: "
-                        "without its two-stage path)")
+    p.add_argument("--no-refine", action="store_true", help="score without the per-image refinement: "
+                                                             "predict(refine=False)")
+    p.add_argument("--single-stage", action="store_true", help=SINGLE_STAGE_HELP)
     p.add_argument("--limit", type=int, default=None, help="score only the first N images")
     p.add_argument("--alpha-dir", default="alpha", help="raw generic folders: name of the alpha folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -290,7 +281,7 @@ def cmd_export(args) -> int:
     if is_onnx_path(args.model):
         raise AFMattingError(f"--model '{args.model}' is already an ONNX file; export-onnx takes a PyTorch model "
                              f"(directory, Hub id or bundled name).")
-    model = load_model(args.model, trimap=False)
+    model = load_model(args.model)
     rows = export_onnx(model, args.out, opset=args.opset, fp16=args.fp16, check=not args.no_check,
                        exporter=args.exporter)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)")
