@@ -5,10 +5,10 @@ A catalogue of ``--images`` photos (the AM-2K samples of ../shared/data, or of $
 by the bundled model, once by one process (``python -m afmatting.cli matte``) and once by ``--processes`` processes
 (``accelerate launch --multi_gpu --num_processes N -m afmatting.cli matte ... --device cpu``: its torchrun launcher,
 gloo on the CPU), each process with ``--threads`` torch threads. Per mode (the default two-stage path, and
-``--no-refine``: the network alone), printed: images per second over the matting itself (the time the command
-reports: from the plan's broadcast to the gathered counts, the other processes' model loading included) and over the
-whole command (start-up, imports, model loading and the process group included), and the ratio of each against the
-one-process run of the same invocation.
+``--single-stage``: the trimap-free network alone), printed: images per second over the matting itself (the time
+the command reports: from the plan's broadcast to the gathered counts, the other processes' model loading included)
+and over the whole command (start-up, imports, model loading and the process group included), and the ratio of each
+against the one-process run of the same invocation.
 
     python benchmarks/distributed_matte.py [--images 16] [--side 320] [--processes 2] [--threads 1] [--batch-size 1]
                                            [--gpu]
@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("AFMATTING_SHARED_DATA", ROOT.parent / "shared" / "data")) / "am2k-samples" / "image"
-MODES = {"default (two-stage)": [], "--no-refine": ["--no-refine"]}
+MODES = {"default (two-stage)": [], "--single-stage": ["--single-stage"]}
 SUMMARY = re.compile(r"(\d+)/(\d+) images matted into .* in ([0-9.]+) s")
 
 
