@@ -109,7 +109,7 @@ def _matte_plan(args):
     """The run's :class:`~afmatting.batch_files.OutputPlan` and its work: the plan's ``todo`` in batches of
     --batch-size cut from the whole input list (see :func:`afmatting.distributed.batches`). AFMattingError when there
     are no inputs or the outputs would collide or overwrite: every output path is decided before any work starts."""
-    from .batch_files import plan_outputs, prepare_output_folder
+    from .batch_files import plan_outputs, prepare_output_folder, without_own_outputs
     from .distributed import batches
     from .io import list_images
 
@@ -117,6 +117,12 @@ def _matte_plan(args):
     if not inputs:
         raise AFMattingError(f"no images found in {args.inputs}")
     out = prepare_output_folder(args.out)
+    inputs, own_outputs = without_own_outputs(inputs, out)
+    if own_outputs and not args.quiet:
+        print(f"note: {len(own_outputs)} earlier output(s) in '{out}' (e.g. '{own_outputs[0].name}') are not "
+              f"inputs", file=sys.stderr)
+    if not inputs:
+        raise AFMattingError(f"no images found in {args.inputs} (only earlier outputs)")
     plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
                         skip_existing=args.skip_existing)
     position = {image: i for i, image in enumerate(dict.fromkeys(inputs))}
@@ -270,6 +276,7 @@ def add_export_subcommand(subparsers) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
     p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
                    help="PyTorch exporter (dynamo needs onnxscript; default torchscript)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
     p.set_defaults(func=cmd_export)
 
 
@@ -283,7 +290,7 @@ def cmd_export(args) -> int:
                              f"(directory, Hub id or bundled name).")
     model = load_model(args.model)
     rows = export_onnx(model, args.out, opset=args.opset, fp16=args.fp16, check=not args.no_check,
-                       exporter=args.exporter)
+                       exporter=args.exporter, overwrite=args.overwrite)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)")
     if rows:
         print("parity with PyTorch:\n" + format_parity(rows))
@@ -299,16 +306,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the same cleanup runs (temporary outputs removed, nothing half-written)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)
     except AFMattingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
