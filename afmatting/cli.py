@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .errors import AFMattingError
@@ -18,17 +19,11 @@ SINGLE_STAGE_HELP = ("the bundled trimap-free model's network alone instead of i
 
 
 def cmd_matte(args) -> int:
-    """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``)."""
-    from tqdm.auto import tqdm
+    """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``).
 
-    from .batch_files import (
-        find_trimap,
-        plan_outputs,
-        prepare_output_folder,
-        without_own_outputs,
-        write_image_atomically,
-    )
-    from .io import list_images
+    Launched as several processes (``accelerate launch -m afmatting.cli matte ...``), each process mattes its share
+    of the plan's batches; see :mod:`afmatting.distributed` for the contract."""
+    from .distributed import current_processes
 
     if args.adapt < 0:
         print("error: --adapt takes a number of steps >= 0.", file=sys.stderr)
@@ -36,56 +31,142 @@ def cmd_matte(args) -> int:
     if args.adapt and args.trimap is None:
         print("error: --adapt needs --trimap: the trimap's known pixels anchor the per-image fit.", file=sys.stderr)
         return 2
+    if args.batch_size < 1:
+        print(f"error: --batch-size takes a number of images >= 1, got {args.batch_size}.", file=sys.stderr)
+        return 2
+    processes = current_processes(cpu=args.device == "cpu")
+    try:
+        return _matte_share(args, processes)
+    finally:
+        processes.close()
+
+
+def _matte_share(args, processes) -> int:
+    """This process's part of ``afmatting matte``: the main process plans (and loads its model first, so that a
+    bad --model is reported once), every process mattes its share of the batches, the reports are gathered; every
+    process returns the run's exit code (2: refused or a process could not start, 1: an image failed, else 0)."""
+    # alone: the --device asked for; launched on several accelerators: each process its own (cuda:LOCAL_RANK)
+    device = args.device if processes.count == 1 or args.device == "cpu" else str(processes.device)
+    plan = work = model = error = None
+    if processes.is_main:
+        try:
+            plan, work = _matte_plan(args)
+            model = _matte_model(args, device)
+        except AFMattingError as e:
+            error = str(e)
+    work, error = processes.broadcast((work, error))
+    started = time.perf_counter()  # the work's time, the other processes' model loading included
+    code, done, failed = 2, 0, 0
+    if error is not None:
+        if processes.is_main:
+            print(f"error: {error}", file=sys.stderr)
+    else:
+        try:
+            model = _matte_model(args, device) if model is None else model
+        except AFMattingError as e:
+            print(f"error (process {processes.index}): {e}", file=sys.stderr)
+        else:
+            done, failed = _matte_batches(model, processes.split(work), args, processes)
+            code = 1 if failed else 0
+    reports = processes.gather((code, done, failed))
+    seconds = time.perf_counter() - started
+    code = max(r[0] for r in reports)
+    if processes.is_main and error is None and not args.quiet:
+        done, failed = sum(r[1] for r in reports), sum(r[2] for r in reports)
+        idle = sum(r[0] == 2 for r in reports)
+        print(f"{done}/{len(plan.todo)} images matted into {args.out}"
+              + (f" by {processes.count} processes" if processes.count > 1 else "") + f" in {seconds:.1f} s"
+              + (f"; {failed} failed" if failed else "")
+              + (f"; {idle} process(es) could not start: rerun with --skip-existing" if idle else "")
+              + (f"; {len(plan.skipped)} skipped (outputs exist)" if plan.skipped else ""))
+    # a process that exits non-zero gets the others stopped by the launcher: nobody leaves before the main printed
+    sys.stdout.flush()
+    sys.stderr.flush()
+    processes.wait()
+    return code
+
+
+def _matte_batches(model, share, args, processes) -> tuple[int, int]:
+    """Matte this process's ``share`` of the batches; returns (images done, images failed). The main process shows
+    the progress bar (of its own share)."""
+    from tqdm.auto import tqdm
+
+    mine = sum(map(len, share))
+    bar = tqdm(total=mine, unit="img", disable=args.quiet or not processes.is_main or mine < 2,
+               desc="matting" if processes.count == 1 else f"matting (process 0 of {processes.count})")
+    failed = 0
+    with bar:
+        for batch in share:
+            for path, error in _matte_batch(model, batch, args, progress=processes.is_main):
+                if error is not None:
+                    failed += 1
+                    tqdm.write(f"skipped {path}: {error}", file=sys.stderr)
+            bar.update(len(batch))
+    return mine - failed, failed
+
+
+def _matte_plan(args):
+    """The run's :class:`~afmatting.batch_files.OutputPlan` and its work: the plan's ``todo`` in batches of
+    --batch-size cut from the whole input list (see :func:`afmatting.distributed.batches`). AFMattingError when there
+    are no inputs or the outputs would collide or overwrite: every output path is decided before any work starts."""
+    from .batch_files import plan_outputs, prepare_output_folder, without_own_outputs
+    from .distributed import batches
+    from .io import list_images
+
     inputs = list_images(args.inputs)
     if not inputs:
-        print(f"error: no images found in {args.inputs}", file=sys.stderr)
-        return 2
-    # every output path is decided (collisions, existing files, a bad --out) before any work starts
-    try:
-        out = prepare_output_folder(args.out)
-        inputs, own_outputs = without_own_outputs(inputs, out)
-        if own_outputs and not args.quiet:
-            print(f"note: {len(own_outputs)} earlier output(s) in '{out}' (e.g. '{own_outputs[0].name}') are not "
-                  f"inputs", file=sys.stderr)
-        if not inputs:
-            print(f"error: no images found in {args.inputs} (only earlier outputs)", file=sys.stderr)
-            return 2
-        plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
-                            skip_existing=args.skip_existing)
-    except AFMattingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise AFMattingError(f"no images found in {args.inputs}")
+    out = prepare_output_folder(args.out)
+    inputs, own_outputs = without_own_outputs(inputs, out)
+    if own_outputs and not args.quiet:
+        print(f"note: {len(own_outputs)} earlier output(s) in '{out}' (e.g. '{own_outputs[0].name}') are not "
+              f"inputs", file=sys.stderr)
+    if not inputs:
+        raise AFMattingError(f"no images found in {args.inputs} (only earlier outputs)")
+    plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
+                        skip_existing=args.skip_existing)
+    position = {image: i for i, image in enumerate(dict.fromkeys(inputs))}
+    return plan, batches(plan.todo, args.batch_size, [position[image] for image, _ in plan.todo])
+
+
+def _matte_model(args, device):
+    """The model of ``afmatting matte``, checked against the mode (AFMattingError: missing, or trimap mismatch)."""
     trimap_mode = args.trimap is not None
-    try:
-        model = load_matter(args.model, trimap=trimap_mode, device=args.device)
-    except AFMattingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    model = load_matter(args.model, trimap=trimap_mode, device=device)
     if trimap_mode and not model.trimap_input:
-        print("error: --trimap was given but the model is trimap-free; drop --trimap or pass a trimap-input --model.",
-              file=sys.stderr)
-        return 2
+        raise AFMattingError("--trimap was given but the model is trimap-free; drop --trimap or pass a trimap-input "
+                             "--model.")
     if model.trimap_input and not trimap_mode:
-        print("error: this model needs a trimap: pass --trimap FILE or --trimap DIR.", file=sys.stderr)
-        return 2
-    failures = []
-    for path, outputs in tqdm(plan.todo, desc="matting", unit="img", disable=args.quiet or len(plan.todo) < 2):
+        raise AFMattingError("this model needs a trimap: pass --trimap FILE or --trimap DIR.")
+    return model
+
+
+def _matte_batch(model, batch, args, progress: bool) -> list:
+    """Matte one batch of the plan (``[(image path, output paths), ...]``) and write its outputs: the network runs
+    on the whole batch, the per-image refinement after it. Returns ``[(image path, error or None), ...]``; a batch
+    that fails is redone one image at a time, so a bad image costs only itself."""
+    from .batch_files import find_trimap, write_image_atomically
+
+    try:
+        trimaps = [find_trimap(args.trimap, path) for path, _ in batch] if args.trimap is not None else None
+        results = model.predict([path for path, _ in batch], trimap=trimaps, max_side=args.max_side,
+                                batch_size=len(batch), adapt_steps=args.adapt, refine=not args.no_refine,
+                                two_stage=False if args.single_stage else None,
+                                progress=progress and args.adapt > 0 and not args.quiet)
+    except (AFMattingError, OSError) as e:
+        if len(batch) == 1:
+            return [(batch[0][0], e)]
+        return [outcome for item in batch for outcome in _matte_batch(model, [item], args, progress)]
+    outcomes = []
+    for (path, outputs), result in zip(batch, results):
         try:
-            trimap = find_trimap(args.trimap, path)
-            result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
-                                   refine=not args.no_refine, two_stage=False if args.single_stage else None,
-                                   progress=args.adapt > 0 and not args.quiet)
             write_image_atomically(result.alpha_image(), outputs[0])
             if not args.no_cutout:
                 write_image_atomically(result.cutout(), outputs[1])
+            outcomes.append((path, None))
         except (AFMattingError, OSError) as e:
-            failures.append((path, e))
-            tqdm.write(f"skipped {path}: {e}", file=sys.stderr)
-    done = len(plan.todo) - len(failures)
-    if not args.quiet:
-        print(f"{done}/{len(plan.todo)} images matted into {out}" + (f"; {len(failures)} failed" if failures else "")
-              + (f"; {len(plan.skipped)} skipped (outputs exist)" if plan.skipped else ""))
-    return 1 if failures else 0
+            outcomes.append((path, e))
+    return outcomes
 
 
 def cmd_eval(args) -> int:
@@ -133,8 +214,12 @@ def add_matte_subcommand(subparsers) -> None:
     p.add_argument("--model", help="model directory, Hub repo id, bundled name or .onnx file "
                                    "(default: the bundled model)")
     p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE, help=MAX_SIDE_HELP)
-    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (launched as several processes: "
+                                                   "cpu, or each process its own accelerator)")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="images per network pass (GPU throughput; the per-image refinement follows each pass on "
+                        "the CPU); outputs depend only on the batches, not on the number of processes (default 1)")
     p.add_argument("--no-refine", action="store_true",
                    help="skip the per-image refinement (the matting Laplacian's colour-line prior; about a second per "
                         "photo): predict(refine=False)")
