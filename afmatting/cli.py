@@ -31,6 +31,30 @@ def load_model(model: str | None, *, trimap: bool, device: str | None = None):
     return m
 
 
+def click_argument(text: str) -> tuple[float, float, int]:
+    """``--click X,Y`` (on the subject) or ``X,Y,L`` (L = 1 on the subject, 0 off it) -> (x, y, label)."""
+    parts = text.split(",")
+    try:
+        numbers = [float(v) for v in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or (len(numbers) == 3 and numbers[2] not in (0, 1)):
+        raise argparse.ArgumentTypeError(f"expected X,Y or X,Y,LABEL with LABEL 1 (subject) or 0 (not the subject), "
+                                         f"got {text!r}")
+    return numbers[0], numbers[1], int(numbers[2]) if len(numbers) == 3 else 1
+
+
+def box_argument(text: str) -> tuple[float, float, float, float]:
+    """``--box X0,Y0,X1,Y1`` -> (x0, y0, x1, y1)."""
+    try:
+        numbers = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 4:
+        raise argparse.ArgumentTypeError(f"expected X0,Y0,X1,Y1 (the box's corners in pixels), got {text!r}")
+    return numbers
+
+
 def cmd_matte(args) -> int:
     """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``)."""
     from tqdm.auto import tqdm
@@ -48,6 +72,11 @@ def cmd_matte(args) -> int:
     if not inputs:
         print(f"error: no images found in {args.inputs}", file=sys.stderr)
         return 2
+    prompted = bool(args.click or args.box)
+    if prompted and (args.trimap is not None or len(inputs) > 1 or args.adapt):
+        print("error: --click / --box point at the subject of one image: give one image, without --trimap or "
+              "--adapt.", file=sys.stderr)
+        return 2
     # every output path is decided (collisions, existing files, a bad --out) before any work starts
     try:
         out = prepare_output_folder(args.out)
@@ -56,11 +85,15 @@ def cmd_matte(args) -> int:
     except AFMattingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    trimap_mode = args.trimap is not None
+    trimap_mode = args.trimap is not None or prompted  # prompted: the trimap model is the second stage
     try:
         model = load_model(args.model, trimap=trimap_mode, device=args.device)
     except AFMattingError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    if prompted and not model.trimap_input:
+        print("error: --click / --box need a trimap-input --model (the prompted mask becomes its trimap).",
+              file=sys.stderr)
         return 2
     if trimap_mode and not model.trimap_input:
         print("error: --trimap was given but the model is trimap-free; drop --trimap or pass a trimap-input --model.",
@@ -75,7 +108,7 @@ def cmd_matte(args) -> int:
             trimap = find_trimap(args.trimap, path)
             result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
                                    refine=not args.no_refine, two_stage=False if args.no_refine else None,
-                                   progress=args.adapt > 0 and not args.quiet)
+                                   progress=args.adapt > 0 and not args.quiet, clicks=args.click, box=args.box)
             write_image_atomically(result.alpha_image(), outputs[0])
             if not args.no_cutout:
                 write_image_atomically(result.cutout(), outputs[1])
@@ -136,6 +169,10 @@ def add_matte_subcommand(subparsers) -> None:
                         "with the matting Laplacian's colour-line prior; about a second per photo); without, the "
                         "trimap-free network alone instead of the default two-stage path (network, automatic "
                         "trimap, trimap model, refinement)")
+    p.add_argument("--click", type=click_argument, action="append", metavar="X,Y[,LABEL]",
+                   help="a click on the subject (repeatable; X,Y,0 marks what is not the subject): the bundled "
+                        "MobileSAM selects it, the trimap model mattes its edges (afmatting[onnx])")
+    p.add_argument("--box", type=box_argument, metavar="X0,Y0,X1,Y1", help="a box around the subject (pixels)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",

@@ -26,6 +26,7 @@ from .processing import (
 )
 from .refine import refine_alpha
 from .refine_adam import refine_alpha_adam
+from .prompted import prompted_predict
 from .result import MattingResult, name_of
 from .two_stage import two_stage_predict, uses_two_stage_by_default
 
@@ -46,6 +47,8 @@ def predict(
     two_stage: bool | None = None,
     trimap_model=None,
     saliency="auto",
+    clicks=None,
+    box=None,
     progress: bool = False,
 ):
     """Matte one image, or a list of images in batches.
@@ -73,12 +76,20 @@ def predict(
         trimap_model: the two-stage path's trimap model (default the bundled ``afmatting/lite0-trimap``).
         saliency: the two-stage path's salient-object mask: ``"auto"`` (the bundled U²-Net-p where onnxruntime is
             installed), True, False, or a callable (see :func:`afmatting.two_stage.two_stage_predict`).
+        clicks: prompted matting (:mod:`afmatting.prompted`): ``[(x, y), (x, y, label), ...]`` in the image's
+            pixels, label 1 (default) on the subject, 0 off it. The bundled MobileSAM turns the clicks (and
+            ``box``) into a mask of the subject, which replaces the automatic path's first stage; the second stage
+            (automatic trimap, trimap model: ``model`` itself when it takes a trimap, else ``trimap_model``,
+            refinement) finishes. One image only, without a trimap.
+        box: ``(x0, y0, x1, y1)`` around the subject, in the image's pixels (with or without clicks).
         progress: show progress bars (images; adaptation and refinement steps).
 
     Returns:
         a MattingResult (a list of them for a list input) with ``.alpha`` float32 (H, W) in [0, 1] at the input size.
     """
     max_side = check_max_side(max_side)
+    if clicks is not None or box is not None:
+        return _predict_prompted(model, image, trimap, clicks, box, trimap_model, max_side, refine, device)
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
     if trimap is None:
@@ -132,6 +143,26 @@ def predict(
     for result in results:
         check_finite_alpha(result.alpha, model, result.name)
     return results[0] if single else results
+
+
+def _predict_prompted(model, image, trimap, clicks, box, trimap_model, max_side, refine, device) -> MattingResult:
+    """predict's prompted path: checks, then :func:`afmatting.prompted.prompted_predict`."""
+    if isinstance(image, (list, tuple)):
+        raise AFMattingError("clicks= and box= point at the subject of one image; got a list of images.")
+    if trimap is not None:
+        raise AFMattingError("Pass either a trimap or clicks / a box: both say where the subject is.")
+    second = model if model.trimap_input else trimap_model
+    if second is None:
+        raise AFMattingError("Prompted matting needs a trimap-input network for its second stage: pass "
+                             "trimap_model=... (or a trimap model as the model).")
+    if device is not None:
+        second.to(device)
+    second.eval()
+    result = prompted_predict(image, clicks=clicks, box=box, trimap_model=second, max_side=max_side,
+                              refine=refine)
+    result.name = name_of(image)
+    check_finite_alpha(result.alpha, second, result.name)
+    return result
 
 
 def model_label(model) -> str:
