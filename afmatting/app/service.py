@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import AFMattingError
+from ..errors import AFMattingError, ImageReadError
 from ..io import image_size, load_image
 from ..processing import check_max_side
 from ..refine import refine_alpha
@@ -84,13 +84,17 @@ class MattingService:
     def check_photo(self, path) -> tuple[int, int]:
         """(width, height) of a photo file, read from its header; refuses what cannot be matted (unreadable, too
         small, too many pixels) with a message for the user, before any decoding."""
-        width, height = image_size(path, "photo")
+        try:
+            width, height = image_size(path, "photo")
+        except ImageReadError:
+            raise ImageReadError(f"'{Path(str(path)).name}' is not a photo this app can read: upload a JPEG, PNG or "
+                                 f"WebP image.") from None
         if min(width, height) < MIN_PHOTO_SIDE:
             raise AFMattingError(f"This photo is {width} x {height} pixels: too small to cut anything out of "
                                  f"(at least {MIN_PHOTO_SIDE} pixels a side).")
         if width * height > self.config.max_pixels:
-            raise AFMattingError(f"This photo has {width * height / 1e6:.0f} megapixels; this app takes up to "
-                                 f"{self.config.max_pixels / 1e6:.0f}. Please upload a smaller version.")
+            raise AFMattingError(f"This photo is too large: {width * height / 1e6:.1f} megapixels, and this app takes "
+                                 f"up to {self.config.max_pixels / 1e6:.1f}. Please upload a smaller version.")
         return width, height
 
     def prompt_mask(self, image_path, clicks) -> np.ndarray:

@@ -14,6 +14,7 @@ from ..io import image_size
 from .config import ASSETS_DIR, EXAMPLES, DemoConfig
 from .inputs import BRUSH_COLOURS, parse_colour
 from .models import AUTO
+from .auto import trimap_from_matte
 from .painter import brush_radius, tinted_photo
 from .service import CONFIGURED, MattingService
 
@@ -78,8 +79,10 @@ class Handlers:
                                    refine=bool(refine), clicks=clicks or None, progress=_stages(progress))
             background = _background(background_kind, colour, bg_image)
             paths = service.save(result, background)
-        if trimap is None and result.trimap is not None:  # a new automatic base for the brushes
-            editor, new_base = self._painter(photo, result.trimap, "matte")
+        if trimap is None:  # a new automatic base for the brushes: the trimap this path built (or, for a network
+            # alone, the automatic trimap of its matte)
+            automatic = result.trimap if result.trimap is not None else trimap_from_matte(result.alpha)
+            editor, new_base = self._painter(photo, automatic, "matte")
         else:
             editor, new_base = gr.skip(), gr.skip()
         composite = paths.get("composite")
@@ -96,7 +99,7 @@ class Handlers:
             result,
             editor,
             new_base,
-            gr.update(visible=result.trimap is not None),
+            gr.update(visible=True),
             f"Done ({how}). Not right? Click the subject on the photo, or fix the edges with the brushes below.",
         )
 
@@ -303,8 +306,8 @@ def photo_input(max_pixels: int, **kwargs):
                     raise gr.Error(f"'{payload.orig_name or 'This file'}' is not a photo this app can read: upload a "
                                    f"JPEG, PNG or WebP image.", title="Cannot use this file") from None
                 if width * height > max_pixels:
-                    raise gr.Error(f"This photo has {width * height / 1e6:.0f} megapixels; this app takes up to "
-                                   f"{max_pixels / 1e6:.0f}. Please upload a smaller version.",
+                    raise gr.Error(f"This photo is too large: {width * height / 1e6:.1f} megapixels, and this app "
+                                   f"takes up to {max_pixels / 1e6:.1f}. Please upload a smaller version.",
                                    title="Photo too large")
             try:
                 return super().preprocess(payload)
