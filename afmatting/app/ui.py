@@ -380,15 +380,15 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
             with gr.Column(scale=1, min_width=300, elem_id="afm-results-col"):
                 with gr.Tabs(elem_id="afm-tabs"):
                     with gr.Tab("Cut-out", id="cutout"):
-                        cutout_out = gr.Image(label="Cut-out (transparent background)", type="filepath",
+                        cutout_out = gr.Image(label="Cut-out", type="filepath",
                                               format="png", interactive=False, elem_id="afm-cutout", height=420)
-                    with gr.Tab("Before / after", id="slider"):
+                    with gr.Tab("Compare", id="slider"):
                         slider = gr.ImageSlider(label="Before / after (drag)", type="filepath", format="png",
                                                 elem_id="afm-slider", max_height=420)
                     with gr.Tab("Alpha", id="alpha"):
                         alpha_out = gr.Image(label="Alpha (white = subject)", type="filepath", format="png",
                                              interactive=False, elem_id="afm-alpha", height=420)
-                    with gr.Tab("New background", id="background"):
+                    with gr.Tab("Background", id="background"):
                         background_kind = gr.Radio(list(BACKGROUND_KINDS), value=None, label="Background",
                                                    elem_id="afm-bg-kind")
                         with gr.Row():
