@@ -299,3 +299,12 @@ def test_phone_shows_progress_then_the_result_without_scrolling(browser, app_url
     assert 0 <= top < 844 and bottom > 0, (top, bottom)  # the result is on screen, its top visible
     _screenshot(page, "app_phone_result.png")
     page.context.close()
+
+
+@pytest.mark.e2e
+def test_an_example_with_a_trimap_opens_the_brushes_on_it(page):
+    page.locator("#afm-examples button", has_text="with a trimap").click()
+    page.wait_for_selector("#afm-painter", state="visible", timeout=30_000)
+    page.wait_for_selector("#afm-selection img", timeout=30_000)
+    _matte_and_wait(page)
+    assert "the uploaded trimap" in page.locator("#afm-progress").inner_text()  # the example's trimap was used

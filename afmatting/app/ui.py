@@ -86,7 +86,8 @@ class Handlers:
         else:
             editor, new_base = gr.skip(), gr.skip()
         composite = paths.get("composite")
-        how = ("your brush strokes" if trimap is not None else
+        how = ("your brush strokes" if trimap is not None and not np.array_equal(trimap, base_trimap) else
+               "the uploaded trimap" if trimap is not None else
                f"your {len(clicks)} click{'s' if len(clicks) > 1 else ''}" if clicks else "automatic subject")
         return (
             paths["cutout"],
