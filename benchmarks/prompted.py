@@ -31,7 +31,7 @@ CASES = {
 def main(argv=None) -> int:
     sys.path.insert(0, str(PROJECT_ROOT))
     from afmatting.io import load_image, load_matte
-    from afmatting.model import AFMatting
+    from afmatting.loading import load_model
     from afmatting.metrics import compute_metrics
     from afmatting.prompt_segment import bundled_prompt_segmenter
     from afmatting.prompted import prompted_predict
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--cases", nargs="*", default=list(CASES))
     args = p.parse_args(argv)
-    trimap_model = AFMatting.from_pretrained("afmatting/lite0-trimap").eval()
+    trimap_model = load_model("afmatting/lite0-trimap")
     segmenter = bundled_prompt_segmenter()
     print(f"{'case':10s} {'prompt':40s} {'mask SAD':>9s} {'matte SAD':>9s} {'seconds':>8s}")
     for case in args.cases:
