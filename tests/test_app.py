@@ -365,8 +365,13 @@ def test_clicks_select_the_subject_and_matte_it(service, files):
     assert Image.open(preview).size == (128, 96)  # the photo's pixels: a click lands where it is shown
     preview, clicks, note = h.click(files["photo"], clicks, "Not the subject", _Select(2, 2))
     assert clicks == [(64, 48, 1), (2, 2, 0)] and "1 off it" in note
-    out = _matte(h, files, clicks=clicks)
+    seen = []
+    out = h.matte(files["photo"], AUTO, None, None, None, "#fff", None, 512, True, clicks,
+                  progress=lambda fraction, desc=None: seen.append((fraction, desc)))
     result = out[7]
+    assert np.all(np.diff([f for f, _ in seen]) > -1e-9)  # one bar, moving forward through the real stages
+    stages = [d for _, d in seen]
+    assert "Selecting the subject you clicked" in stages and "Matting the edges of your selection" in stages
     np.testing.assert_array_equal(result.extra["prompt_mask"], service.prompt_mask(files["photo"], clicks))
     assert out[9]["trimap"] is result.trimap and "2 clicks" in out[11]  # the brushes start from this trimap
     _, clicks, _ = h.undo_click(files["photo"], clicks)

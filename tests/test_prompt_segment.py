@@ -120,6 +120,9 @@ def test_predict_with_clicks_and_box_mattes_the_pointed_subject(segmenter, trima
         assert result.alpha[disc].mean() > 0.9 and result.alpha[~disc].mean() < 0.1
         assert result.trimap.shape == (H, W) and set(np.unique(result.trimap)) <= {0, 128, 255}
         assert "prompt_mask" in result.extra
+    stages = []
+    predict(trimap_model, image, box=(40, 20, 120, 100), on_progress=lambda stage, f: stages.append((stage, f)))
+    assert stages == [("select", 0.0), ("select", 1.0), ("two_stage", 0.0), ("two_stage", 1.0)]
 
 
 def test_predict_refuses_prompts_it_cannot_honour(segmenter, trimap_model, tiny_vit):
@@ -154,6 +157,7 @@ def test_cli_click_and_box(segmenter, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_gt13_one_click_in_the_foliage(segmenter, trimap_model):
     """The automatic path misses GT13's plant (whole-image SAD about 250); one click finds it."""
     from afmatting import predict
@@ -166,6 +170,7 @@ def test_gt13_one_click_in_the_foliage(segmenter, trimap_model):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_gt04_box_around_both_dolls(segmenter, trimap_model):
     """A box around both dolls: the second stage improves on the segmenter's mask (see benchmarks/prompted.py)."""
     from afmatting import predict
