@@ -252,10 +252,10 @@ def test_one_keep_stroke_changes_the_matte_only_near_it(browser, bundled_url):
     _matte_and_wait(page)
     before = np.asarray(_fetch_image(page, "#afm-cutout img"))[..., 3] / 255.0
     page.locator("#afm-editor").scroll_into_view_if_needed()
-    _pick(page, 0)  # Keep: a short stroke in the background, left of the subject
+    _pick(page, 0)  # Keep: a short stroke in the plain dark background between the flag and the head
     canvas = page.locator("#afm-editor canvas").first.bounding_box()
-    y = canvas["y"] + canvas["height"] * 0.3
-    _stroke(page, (canvas["x"] + canvas["width"] * 0.2, y), (canvas["x"] + canvas["width"] * 0.3, y))
+    y = canvas["y"] + canvas["height"] * 0.13
+    _stroke(page, (canvas["x"] + canvas["width"] * 0.285, y), (canvas["x"] + canvas["width"] * 0.315, y))
     _matte_and_wait(page)
     after = np.asarray(_fetch_image(page, "#afm-cutout img"))[..., 3] / 255.0
     painted = (after > 0.99) & (before < 0.5)  # the stroke: background before, kept now
