@@ -75,9 +75,9 @@ class Handlers:
                 trimap = None  # nothing painted over an automatic base: run the path again (clicks may have changed)
             # the slider's number (None when a client leaves it out: the configured resolution)
             max_side = CONFIGURED if max_side is None else int(max_side)
+            background = _background(background_kind, colour, bg_image)  # a missing choice is said before matting
             result = service.matte(photo, trimap, model_choice=model_choice, max_side=max_side,
                                    refine=bool(refine), clicks=clicks or None, progress=_stages(progress))
-            background = _background(background_kind, colour, bg_image)
             paths = service.save(result, background)
         if trimap is None:  # a new automatic base for the brushes: the trimap this path built (or, for a network
             # alone, the automatic trimap of its matte)
