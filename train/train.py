@@ -284,6 +284,18 @@ def lr_multiplier(step: int, args) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------- losses
+def count_all_unknown(trimap: torch.Tensor, seen_before: int, step: int) -> int:
+    """How many crops of a (B, 1, S, S) trimap batch ({0, 0.5, 1}) are unknown everywhere; the first such batch of a
+    run logs a warning: the known-region loss has nothing to anchor those crops, and the DDC loss alone is satisfied
+    by any flat matte, so a dataset of all-unknown trimaps trains nothing useful."""
+    count = int((trimap != 0.5).flatten(1).any(dim=1).logical_not().sum())
+    if count and not seen_before:
+        logger.warning(f"step {step}: {count} of {trimap.shape[0]} training crops have trimaps that are unknown "
+                       f"everywhere (no background or foreground pixel): the known-region loss cannot anchor them. "
+                       f"Check the dataset's trimaps; the count is in train_summary.json.")
+    return count
+
+
 def compute_losses(args, batch: dict, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
     """The training objective of ``args.loss`` (all terms in fp32). Returns the total and its parts."""
     alpha = alpha.float()
@@ -350,6 +362,52 @@ def log_val_images(accelerator, panels, step: int) -> None:
         tracker.add_image(f"val/{name}", panel, step, dataformats="HWC")
 
 
+# ---------------------------------------------------------------------------------------------------- resuming
+#: settings a resumed run may change: how long it runs (``max_steps``, to extend a run; the schedule's milestones are
+#: fractions of it) and where and how it logs, checkpoints, validates and runs; never what it learns (model, data,
+#: loss, optimiser, batch, seed, precision: a change there would silently mix two runs)
+RESUME_OVERRIDES = ("resume_from_checkpoint", "config", "output_dir", "max_steps", "num_workers", "num_threads",
+                    "neighbours_in_workers", "log_with", "log_steps", "validation_steps", "val_limit",
+                    "num_val_images_logged", "checkpointing_steps", "checkpoints_total_limit", "stop_after_steps",
+                    "push_to_hub")
+
+
+def resolve_resume_checkpoint(args, output_dir: Path) -> Path | None:
+    """The checkpoint folder ``--resume_from_checkpoint`` names (``latest``: the newest complete one, or None when
+    there is none); exits with an error line for a missing, misnamed or incomplete folder."""
+    ckpt = args.resume_from_checkpoint
+    if not ckpt:
+        return None
+    if ckpt == "latest":
+        return latest_complete_checkpoint(output_dir / "checkpoints", warn=logger.warning)
+    if not Path(ckpt).is_dir():
+        sys.exit(f"error: checkpoint '{ckpt}' does not exist")
+    if checkpoint_step(Path(ckpt)) is None:
+        sys.exit(f"error: '{ckpt}' is not a checkpoint folder (its name must be checkpoint-<step>)")
+    problem = checkpoint_problem(Path(ckpt))
+    if problem:
+        sys.exit(f"error: checkpoint '{ckpt}' is incomplete ({problem}); resume from an earlier one or "
+                 f"'latest', which skips incomplete checkpoints")
+    return Path(ckpt)
+
+
+def check_resume_settings(args, checkpoint: Path) -> None:
+    """Exit with an error naming every setting that differs from the run ``checkpoint`` belongs to (its
+    ``config.yaml``), except RESUME_OVERRIDES. A run without a saved config (older runs) is not checked."""
+    saved_path = checkpoint.resolve().parent.parent / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = yaml.safe_load(saved_path.read_text()) or {}
+    current = vars(args)
+    changed = [k for k in current if k not in RESUME_OVERRIDES and k in saved and saved[k] != current[k]
+               and not (isinstance(saved[k], list) and list(current[k] or []) == saved[k])]
+    if changed:
+        details = ", ".join(f"{k} ({saved[k]!r} -> {current[k]!r})" for k in changed)
+        sys.exit(f"error: cannot resume '{checkpoint}' with different settings: {details}. Resume with the run's "
+                 f"settings ({saved_path}), or start a new run in another --output_dir. Settings a resume may change: "
+                 f"{', '.join(RESUME_OVERRIDES[1:])}.")
+
+
 # ------------------------------------------------------------------------------------------------------- main
 def main(argv=None):
     args = parse_args(argv)
@@ -368,6 +426,11 @@ def main(argv=None):
         torch.set_num_threads(int(args.num_threads))
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
+    # a resume continues the run it comes from: its settings must be that run's (checked before anything is written)
+    resume_from = resolve_resume_checkpoint(args, output_dir)
+    if resume_from is not None:
+        check_resume_settings(args, resume_from)
+    if accelerator.is_main_process:
         (output_dir / "config.yaml").write_text(yaml.safe_dump(vars(args), sort_keys=False))
 
     # --- data: alpha-free modes remove the alpha column before any transform (structural, not a convention)
@@ -414,21 +477,10 @@ def main(argv=None):
 
     # --- resume: same step, same data order (sampler epoch + skipped batches), same RNG and optimiser state
     if args.resume_from_checkpoint:
-        ckpt = args.resume_from_checkpoint
-        if ckpt == "latest":
-            found = latest_complete_checkpoint(output_dir / "checkpoints", warn=logger.warning)
-            ckpt = str(found) if found is not None else None
+        ckpt = None if resume_from is None else str(resume_from)
         if ckpt is None:
             accelerator.print("No complete checkpoint found; starting from scratch.")
         else:
-            if not Path(ckpt).is_dir():
-                sys.exit(f"error: checkpoint '{ckpt}' does not exist")
-            if checkpoint_step(Path(ckpt)) is None:
-                sys.exit(f"error: '{ckpt}' is not a checkpoint folder (its name must be checkpoint-<step>)")
-            problem = checkpoint_problem(Path(ckpt))
-            if problem:
-                sys.exit(f"error: checkpoint '{ckpt}' is incomplete ({problem}); resume from an earlier one or "
-                         f"'latest', which skips incomplete checkpoints")
             accelerator.print(f"Resuming from {ckpt}")
             accelerator.load_state(ckpt)
             global_step = checkpoint_step(Path(ckpt))
@@ -462,7 +514,7 @@ def main(argv=None):
     progress = tqdm(total=args.max_steps, initial=global_step, desc="training",
                     disable=not accelerator.is_local_main_process)
     model.train()
-    window_start, window_images, skipped_nonfinite = time.perf_counter(), 0, 0
+    window_start, window_images, skipped_nonfinite, unanchored = time.perf_counter(), 0, 0, 0
     steady_images_per_s = None
     run_start, run_first_step = time.perf_counter(), global_step
     if torch.cuda.is_available():
@@ -475,6 +527,8 @@ def main(argv=None):
             if epoch == first_epoch and skip_batches:
                 active = accelerator.skip_first_batches(train_dataloader, skip_batches)
             for batch in active:
+                if args.loss != "alpha":
+                    unanchored += count_all_unknown(batch["trimap"], unanchored, global_step)
                 with accelerator.accumulate(model):
                     alpha = model(batch["image"], batch["trimap"] if args.trimap_input else None)
                     losses = compute_losses(args, batch, alpha)
@@ -534,6 +588,8 @@ def main(argv=None):
             * accelerator.num_processes
         summary = {"steps": global_step, "final_metrics": last_metrics, "best": best,
                    "skipped_nonfinite_batches": skipped_nonfinite,
+                   # training crops whose trimap had no known pixel (the known-region loss cannot anchor them)
+                   "all_unknown_trimap_crops": unanchored,
                    # wall time of the training loop, validations included
                    "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2),
                    # images/s of the last log_steps window (benchmarks/reproduce_gpu.py compares rows by it)

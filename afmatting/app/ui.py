@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import AFMattingError
 from ..io import image_size
-from .config import ASSETS_DIR, EXAMPLES, DemoConfig
+from .config import ASSETS_DIR, EXAMPLES, MAX_REQUEST_SIDE, DemoConfig
 from .inputs import BRUSH_COLOURS, parse_colour
 from .models import AUTO
 from .auto import trimap_from_matte
@@ -368,7 +368,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                         choices=store.choices(), value=AUTO, allow_custom_value=config.allow_custom_models,
                         label="Model", elem_id="afm-model", info=store.auto_info(),
                     )
-                    max_side = gr.Slider(256, 2048, value=config.max_side or 2048, step=64,
+                    max_side = gr.Slider(256, MAX_REQUEST_SIDE, value=config.max_side or MAX_REQUEST_SIDE, step=64,
                                          label="Detail (network resolution)",
                                          info="The long side, in pixels, at which the network looks at the photo; "
                                               "the result always has the photo's size. Higher finds finer detail "
