@@ -18,6 +18,30 @@ SINGLE_STAGE_HELP = ("the bundled trimap-free model's network alone instead of i
                      "trimap, trimap model, refinement): predict(two_stage=False)")
 
 
+def click_argument(text: str) -> tuple[float, float, int]:
+    """``--click X,Y`` (on the subject) or ``X,Y,L`` (L = 1 on the subject, 0 off it) -> (x, y, label)."""
+    parts = text.split(",")
+    try:
+        numbers = [float(v) for v in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or (len(numbers) == 3 and numbers[2] not in (0, 1)):
+        raise argparse.ArgumentTypeError(f"expected X,Y or X,Y,LABEL with LABEL 1 (subject) or 0 (not the subject), "
+                                         f"got {text!r}")
+    return numbers[0], numbers[1], int(numbers[2]) if len(numbers) == 3 else 1
+
+
+def box_argument(text: str) -> tuple[float, float, float, float]:
+    """``--box X0,Y0,X1,Y1`` -> (x0, y0, x1, y1)."""
+    try:
+        numbers = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 4:
+        raise argparse.ArgumentTypeError(f"expected X0,Y0,X1,Y1 (the box's corners in pixels), got {text!r}")
+    return numbers
+
+
 def cmd_matte(args) -> int:
     """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``).
 
@@ -116,6 +140,9 @@ def _matte_plan(args):
     inputs = list_images(args.inputs)
     if not inputs:
         raise AFMattingError(f"no images found in {args.inputs}")
+    if _prompted(args) and (args.trimap is not None or len(inputs) > 1 or args.adapt):
+        raise AFMattingError("--click / --box point at the subject of one image: give one image, without --trimap "
+                             "or --adapt.")
     out = prepare_output_folder(args.out)
     inputs, own_outputs = without_own_outputs(inputs, out)
     if own_outputs and not args.quiet:
@@ -129,10 +156,18 @@ def _matte_plan(args):
     return plan, batches(plan.todo, args.batch_size, [position[image] for image, _ in plan.todo])
 
 
+def _prompted(args) -> bool:
+    """Whether the run selects its subject by --click / --box."""
+    return bool(args.click or args.box)
+
+
 def _matte_model(args, device):
     """The model of ``afmatting matte``, checked against the mode (AFMattingError: missing, or trimap mismatch)."""
-    trimap_mode = args.trimap is not None
+    prompted = _prompted(args)
+    trimap_mode = args.trimap is not None or prompted  # prompted: the trimap model is the second stage
     model = load_matter(args.model, trimap=trimap_mode, device=device)
+    if prompted and not model.trimap_input:
+        raise AFMattingError("--click / --box need a trimap-input --model (the prompted mask becomes its trimap).")
     if trimap_mode and not model.trimap_input:
         raise AFMattingError("--trimap was given but the model is trimap-free; drop --trimap or pass a trimap-input "
                              "--model.")
@@ -152,7 +187,8 @@ def _matte_batch(model, batch, args, progress: bool) -> list:
         results = model.predict([path for path, _ in batch], trimap=trimaps, max_side=args.max_side,
                                 batch_size=len(batch), adapt_steps=args.adapt, refine=not args.no_refine,
                                 two_stage=False if args.single_stage else None,
-                                progress=progress and args.adapt > 0 and not args.quiet)
+                                progress=progress and args.adapt > 0 and not args.quiet,
+                                **({"clicks": args.click, "box": args.box} if _prompted(args) else {}))
     except (AFMattingError, OSError) as e:
         if len(batch) == 1:
             return [(batch[0][0], e)]
@@ -224,6 +260,10 @@ def add_matte_subcommand(subparsers) -> None:
                    help="skip the per-image refinement (the matting Laplacian's colour-line prior; about a second per "
                         "photo): predict(refine=False)")
     p.add_argument("--single-stage", action="store_true", help=SINGLE_STAGE_HELP)
+    p.add_argument("--click", type=click_argument, action="append", metavar="X,Y[,LABEL]",
+                   help="a click on the subject (repeatable; X,Y,0 marks what is not the subject): the bundled "
+                        "MobileSAM selects it, the trimap model mattes its edges (afmatting[onnx])")
+    p.add_argument("--box", type=box_argument, metavar="X0,Y0,X1,Y1", help="a box around the subject (pixels)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",

@@ -15,6 +15,7 @@ import torch
 from .adapt import adapt_and_predict
 from .errors import AFMattingError, InvalidTrimapError, ModelOutputError
 from .processing import DEFAULT_MAX_SIDE, check_max_side, check_trimap_kind, network_alphas, prepare_inputs
+from .prompted import prompted_predict
 from .refine import refine_alpha
 from .result import MattingResult, name_of
 from .two_stage import two_stage_predict
@@ -22,7 +23,7 @@ from .two_stage import two_stage_predict
 __all__ = ["DEFAULT_MAX_SIDE", "MattingResult", "STAGES", "predict"]
 
 #: the stages ``predict`` reports to ``on_progress``, in the order they run
-STAGES = ("adapt", "network", "two_stage", "refine")
+STAGES = ("adapt", "select", "network", "two_stage", "refine")
 
 
 def predict(
@@ -38,6 +39,8 @@ def predict(
     two_stage: bool | None = None,
     trimap_model=None,
     saliency="auto",
+    clicks=None,
+    box=None,
     progress: bool = False,
     on_progress=None,
 ):
@@ -66,8 +69,15 @@ def predict(
             bundled trimap-free model with the bundled trimap model).
         saliency: the two-stage path's salient-object mask: ``"auto"`` (the bundled U²-Net-p where onnxruntime is
             installed), True, False, or a callable (see :func:`afmatting.two_stage.two_stage_predict`).
+        clicks: prompted matting (:mod:`afmatting.prompted`): ``[(x, y), (x, y, label), ...]`` in the image's
+            pixels, label 1 (default) on the subject, 0 off it. The bundled MobileSAM turns the clicks (and
+            ``box``) into a mask of the subject, which replaces the automatic path's first stage; the second stage
+            (automatic trimap, trimap model: ``model`` itself when it takes a trimap, else ``trimap_model``,
+            refinement) finishes. One image only, without a trimap.
+        box: ``(x0, y0, x1, y1)`` around the subject, in the image's pixels (with or without clicks).
         progress: show progress bars (images; adaptation steps).
-        on_progress: optional callback ``on_progress(stage, fraction)``: ``stage`` one of :data:`STAGES`,
+        on_progress: optional callback ``on_progress(stage, fraction)``: ``stage`` one of :data:`STAGES`
+            (``select``: the prompted path's segmenter),
             ``fraction`` in [0, 1] the share of that stage done (each stage that runs reports 0 when it starts and 1
             when it ends, and fractions in between where it can: the network per batch, refinement per level).
 
@@ -78,6 +88,9 @@ def predict(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise AFMattingError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
     report = on_progress or _ignore_progress
+    if clicks is not None or box is not None:
+        return _predict_prompted(model, image, trimap, clicks, box, trimap_model, max_side, refine, device,
+                                 report)
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
     if trimap is None:
@@ -128,6 +141,27 @@ def predict(
     for result in results:
         check_finite_alpha(result.alpha, model, result.name)
     return results[0] if single else results
+
+
+def _predict_prompted(model, image, trimap, clicks, box, trimap_model, max_side, refine, device,
+                      report) -> MattingResult:
+    """predict's prompted path: checks, then :func:`afmatting.prompted.prompted_predict`."""
+    if isinstance(image, (list, tuple)):
+        raise AFMattingError("clicks= and box= point at the subject of one image; got a list of images.")
+    if trimap is not None:
+        raise AFMattingError("Pass either a trimap or clicks / a box: both say where the subject is.")
+    second = model if model.trimap_input else trimap_model
+    if second is None:
+        raise AFMattingError("Prompted matting needs a trimap-input network for its second stage: pass "
+                             "trimap_model=... (or a trimap model as the model).")
+    if device is not None:
+        second.to(device)
+    second.eval()
+    result = prompted_predict(image, clicks=clicks, box=box, trimap_model=second, max_side=max_side,
+                              refine=refine, on_progress=report)
+    result.name = name_of(image)
+    check_finite_alpha(result.alpha, second, result.name)
+    return result
 
 
 def _ignore_progress(stage: str, fraction: float) -> None:

@@ -42,6 +42,7 @@ from afmatting.app import (  # noqa: E402
     trimap_from_layers,
     trimap_from_matte,
 )
+from afmatting.errors import AFMattingError  # noqa: E402
 from afmatting.trimap import load_trimap, mask_to_trimap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,8 +189,6 @@ def test_painter_strokes_correct_a_base_trimap_and_erasing_restores_it():
     # what an eraser leaves along a stroke's edge (a dotted 1-px line of half-erased pixels) is not paint
     erased[5, ::2, 3] = 200
     np.testing.assert_array_equal(painted_trimap([erased], (20, 30), base)[:15], base[:15])
-    # no base and no strokes: no trimap at all
-    assert painted_trimap([], (20, 30), None) is None
     np.testing.assert_array_equal(painted_trimap([], (20, 30), base), base)
 
 
@@ -230,60 +229,64 @@ def test_api_handler_with_a_trimap_uses_the_trimap_model_and_keeps_known_pixels(
     assert ((unknown > 0) & (unknown < 255)).any()  # the network filled the unknown band
 
 
-def test_ui_handler_with_a_painted_trimap(service, files):
-    layer = _layer(96, 128, [((30, 60, 40, 90), FG, 255), ((25, 30, 35, 95), UNK, 255)])
-    out = Handlers(service).matte(files["photo"], AUTO, {"background": files["photo"], "layers": [layer]}, None,
-                                  "background", "#00ff00", None, 512)
-    slider, cutout_path, alpha_path, trimap_update, *_downloads, result = out
-    composite_path = slider[1]
-    assert slider[0] == files["photo"]
-    used = np.asarray(Image.open(trimap_update["value"]))
-    assert trimap_update["visible"] is True
-    assert (used[30:60, 40:90] == 255).all() and (used[25:30, 35:95] == 128).all()
-    assert (used[:20] == 0).all() and (used[70:] == 0).all()  # unpainted = background
-    composite = np.asarray(Image.open(composite_path))
-    assert composite.shape == (96, 128, 3)
-    assert (composite[:20] == (0, 255, 0)).all()  # known background shows the chosen colour
-    assert Image.open(cutout_path).mode == "RGBA" and Image.open(alpha_path).mode == "L"
-    assert result.trimap is not None
+def _matte(h, files, editor=None, base=None, model=AUTO, refine=True, clicks=None, kind=None, colour="#fff"):
+    """The Matte handler with the UI's arguments, at network size 512."""
+    return h.matte(files["photo"], model, editor, base, kind, colour, None, 512, refine, clicks)
 
 
-def test_auto_trimap_fills_the_painter_and_corrections_change_the_matte(service, files):
+def test_ui_handler_strokes_need_a_matte_first(service, files):
+    """Strokes correct a result: without one there is nothing to correct (never 'unpainted = background')."""
+    layer = _layer(96, 128, [((30, 60, 40, 90), FG, 255)])
+    with pytest.raises(gr.Error, match="Press Matte first"):
+        _matte(Handlers(service), files, {"layers": [layer]})
+
+
+def test_matte_fills_the_painter_with_its_trimap_and_corrections_change_only_where_painted(service, files):
     h = Handlers(service)
-    editor, base = h.auto_trimap(files["photo"], 512)
-    assert base.shape == (96, 128) and base.dtype == np.uint8 and set(np.unique(base)) <= {0, 128, 255}
-    # the painter shows the photo tinted by the automatic trimap, at the photo's size, with a photo-sized brush
+    out = _matte(h, files)
+    result, editor, base, painter_box = out[7], out[8], out[9], out[10]
+    assert painter_box["visible"] is True and base["source"] == "matte"
+    # the painter starts from the automatic trimap of the very path Matte ran (here a network alone: of its matte)
+    np.testing.assert_array_equal(base["trimap"], trimap_from_matte(result.alpha))
     shown = Image.open(editor["value"]["background"])
     assert shown.size == (128, 96) and editor["value"]["layers"] == []
     assert editor["brush"].default_size == editor["eraser"].default_size == brush_radius(128, 96)
     np.testing.assert_array_equal(np.asarray(shown), np.asarray(tinted_photo(service.read_photo(files["photo"]),
-                                                                             base)))
-    # the uncorrected automatic trimap is what a matte uses
-    out = h.matte(files["photo"], AUTO, {"layers": []}, base, "background", "#fff", None, 512)
-    np.testing.assert_array_equal(out[-1].trimap, base)
-    # a correction: paint a block as foreground, another as background; the matte follows there and only there
+                                                                             base["trimap"])))
+    # a correction: paint a block as foreground, another as background; the trimap changes there and only there
     strokes = _layer(96, 128, [((10, 30, 10, 40), FG, 255), ((60, 90, 80, 120), BG, 255)])
-    corrected = h.matte(files["photo"], AUTO, {"layers": [strokes]}, base, "background", "#fff", None, 512)[-1]
+    out = _matte(h, files, {"layers": [strokes]}, base)
+    corrected = out[7]
+    assert out[8] is gr.skip() or out[8] == gr.skip()  # the strokes stay on the painter, over the same base
     assert (corrected.trimap[10:30, 10:40] == 255).all() and (corrected.alpha[10:30, 10:40] == 1).all()
     assert (corrected.trimap[60:90, 80:120] == 0).all() and (corrected.alpha[60:90, 80:120] == 0).all()
     untouched = np.ones((96, 128), bool)
     untouched[10:30, 10:40] = untouched[60:90, 80:120] = False
-    np.testing.assert_array_equal(corrected.trimap[untouched], base[untouched])
+    np.testing.assert_array_equal(corrected.trimap[untouched], base["trimap"][untouched])
+    # erasing the strokes gives the automatic labels back
+    erased = strokes.copy()
+    erased[..., 3] = 0
+    again = _matte(h, files, {"layers": [erased]}, base)
+    np.testing.assert_array_equal(again[9]["trimap"], base["trimap"])
+    np.testing.assert_array_equal(again[7].alpha, result.alpha)
 
 
 def test_uploaded_trimap_goes_into_the_painter_and_a_new_photo_clears_it(service, files):
     h = Handlers(service)
     editor, base = h.uploaded_trimap(files["photo"], files["trimap"])
-    np.testing.assert_array_equal(base, load_trimap(files["trimap"]))
+    np.testing.assert_array_equal(base["trimap"], load_trimap(files["trimap"]))
+    assert base["source"] == "upload"
     assert Image.open(editor["value"]["background"]).size == (128, 96)
+    # Matte uses the uploaded trimap (unpainted)
+    np.testing.assert_array_equal(_matte(h, files, {"layers": []}, base)[7].trimap, base["trimap"])
     with pytest.raises(gr.Error, match="same size"):
         h.uploaded_trimap(files["photo"], files["wrong_trimap"])
     with pytest.raises(gr.Error, match="Upload the photo first"):
         h.uploaded_trimap(None, files["trimap"])
-    editor, base, trimap_file = h.new_photo(files["photo"])
-    assert base is None and trimap_file is None and editor["value"]["background"] == files["photo"]
-    with pytest.raises(gr.Error, match="Upload a photo first"):
-        h.auto_trimap(None, 512)
+    _, selection, select_box, clicks, _, editor, base, trimap_file, painter_box = h.new_photo(files["photo"])
+    assert base is None and trimap_file is None and clicks == [] and painter_box["visible"] is False
+    assert editor["value"]["background"] == files["photo"] and selection == files["photo"]
+    assert select_box["visible"] is True
 
 
 def test_progress_reports_real_stages(service, files):
@@ -300,28 +303,36 @@ def test_progress_reports_real_stages(service, files):
     assert "Estimating the foreground colours" in stages and stages[-1] == "Writing the results"
     # the handler passes them to a gr.Progress-like callable as (fraction, desc=...)
     seen = []
-    Handlers(service).matte(files["photo"], AUTO, None, load_trimap(files["trimap"]), "background", "#fff", None,
-                            512, progress=lambda fraction, desc=None: seen.append(desc))
+    base = {"trimap": load_trimap(files["trimap"]), "source": "upload"}
+    Handlers(service).matte(files["photo"], AUTO, None, base, None, "#fff", None, 512,
+                            progress=lambda fraction, desc=None: seen.append(desc))
     assert seen == stages
 
 
 def test_ui_handler_without_trimap_and_recomposite(service, files):
     h = Handlers(service)
-    out = h.matte(files["photo"], AUTO, None, None, "background", "#ffffff", None, 512)
-    result = out[-1]
-    assert out[3]["visible"] is False  # no trimap used, none shown
-    (_, path), _ = h.background(result, files["photo"], "rgba(255, 0, 0, 1)", None)
-    red = np.asarray(Image.open(path)).astype(float)
+    out = _matte(h, files)
+    result = out[7]
+    assert out[3]["visible"] is False and out[6]["interactive"] is False  # no background asked for: none made
+    assert Image.open(out[0]).mode == "RGBA"  # the first view is the transparent cut-out
+    composite, download = h.background(result, "Colour", "rgba(255, 0, 0, 1)", None)
+    assert composite["visible"] is True and download["interactive"] is True
+    red = np.asarray(Image.open(composite["value"])).astype(float)
     a = result.alpha[..., None]
     expected = a * result.foreground * 255 + (1 - a) * np.array([255, 0, 0])
     assert np.abs(red - expected).max() <= 1.0
-    # a background photo instead of a colour
-    (_, path), _ = h.background(result, files["photo"], "#ffffff", str(CAT))
-    assert Image.open(path).size == (128, 96)
+    # a background photo instead of a colour (the colour is not used: one choice at a time)
+    composite, _ = h.background(result, "Photo", "#ff0000", str(CAT))
+    assert Image.open(composite["value"]).size == (128, 96)
+    with pytest.raises(gr.Error, match="Choose a background photo"):
+        h.background(result, "Photo", "#ff0000", None)
+    # a colour chosen before matting is used by the next matte
+    out = _matte(h, files, kind="Colour", colour="#00ff00")
+    assert out[3]["visible"] is True and out[6]["interactive"] is True
 
 
 @pytest.mark.parametrize("case, match", [
-    ("text", "not a recognised image format"),
+    ("text", "not a photo this app can read"),
     ("huge", "too large"),
     ("wrong_trimap", "same size"),
     ("missing", "Upload a photo"),
@@ -339,22 +350,83 @@ def test_bad_uploads_give_clear_errors(service, files, case, match):
     assert "/tmp/" not in info.value.message  # upload folders are not shown to the user
 
 
+class _Select:
+    """What Gradio passes to a select handler: the clicked pixel of the shown image."""
+
+    def __init__(self, x, y):
+        self.index = [x, y]
+
+
+def test_clicks_select_the_subject_and_matte_it(service, files):
+    pytest.importorskip("onnxruntime")
+    h = Handlers(service)
+    preview, clicks, note = h.click(files["photo"], [], "Subject", _Select(64, 48))
+    assert clicks == [(64, 48, 1)] and "1 click on the subject" in note
+    assert Image.open(preview).size == (128, 96)  # the photo's pixels: a click lands where it is shown
+    preview, clicks, note = h.click(files["photo"], clicks, "Not the subject", _Select(2, 2))
+    assert clicks == [(64, 48, 1), (2, 2, 0)] and "1 off it" in note
+    seen = []
+    out = h.matte(files["photo"], AUTO, None, None, None, "#fff", None, 512, True, clicks,
+                  progress=lambda fraction, desc=None: seen.append((fraction, desc)))
+    result = out[7]
+    assert np.all(np.diff([f for f, _ in seen]) > -1e-9)  # one bar, moving forward through the real stages
+    stages = [d for _, d in seen]
+    assert "Selecting the subject you clicked" in stages and "Matting the edges of your selection" in stages
+    np.testing.assert_array_equal(result.extra["prompt_mask"], service.prompt_mask(files["photo"], clicks))
+    assert out[9]["trimap"] is result.trimap and "2 clicks" in out[11]  # the brushes start from this trimap
+    _, clicks, _ = h.undo_click(files["photo"], clicks)
+    assert clicks == [(64, 48, 1)]
+    with pytest.raises(gr.Error, match="Upload a photo first"):
+        h.click(None, [], "Subject", _Select(1, 1))
+
+
+def test_odd_photos_are_refused_at_upload(service, files, tmp_path):
+    h = Handlers(service)
+    tiny = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    for path, words in ((tiny, "too small"), (files["huge"], "megapixels")):
+        out = h.new_photo(str(path))  # gr.Warning shows the reason (outside a request it only logs)
+        assert out[0] is None and out[2]["visible"] is False  # the photo is removed, nothing else shows it
+        with pytest.raises(AFMattingError, match=words):
+            service.check_photo(str(path))
+    # a file that is not an image: the upload itself answers with a sentence, without server paths
+    from afmatting.app.ui import photo_input
+    from gradio.data_classes import FileData
+
+    component = photo_input(service.config.max_pixels, type="filepath")
+    with pytest.raises(gr.Error, match="not a photo this app can read") as info:
+        component.preprocess(FileData(path=files["text"], orig_name="notes.png"))
+    assert "/tmp" not in info.value.message and "preprocess" not in info.value.message
+    with pytest.raises(gr.Error, match="megapixels"):
+        component.preprocess(FileData(path=files["huge"], orig_name="huge.png"))
+    assert component.get_block_name() == "image"
+
+
+def test_unexpected_errors_are_reported_without_details():
+    from afmatting.app.ui import user_errors
+
+    with pytest.raises(gr.Error) as info:
+        with user_errors():
+            raise KeyError("/srv/secret/path.py")
+    assert "/srv" not in info.value.message and "KeyError" not in info.value.message
+
+
 def test_model_choice_checks_trimap_kind(service, model_dirs, files):
     h = Handlers(service)
-    trimap = load_trimap(files["trimap"])
+    base = {"trimap": load_trimap(files["trimap"]), "source": "upload"}
     with pytest.raises(gr.Error, match="needs a trimap"):
-        h.matte(files["photo"], model_dirs["trimap"], None, None, "background", "#fff", None, 512)
+        _matte(h, files, model=model_dirs["trimap"])
     with pytest.raises(gr.Error, match="trimap-free"):
-        h.matte(files["photo"], model_dirs["free"], None, trimap, "background", "#fff", None, 512)
-    out = h.matte(files["photo"], model_dirs["trimap"], None, trimap, "background", "#fff", None, 512)
-    assert out[3]["visible"] is True
+        _matte(h, files, base=base, model=model_dirs["free"])
+    assert _matte(h, files, base=base, model=model_dirs["trimap"])[7].trimap is not None
 
 
 def test_refine_checkbox(service, model_dirs, files):
     h = Handlers(service)
     trimap = load_trimap(files["trimap"])
-    plain = h.matte(files["photo"], model_dirs["trimap"], None, trimap, "background", "#fff", None, 512, False)[-1]
-    refined = h.matte(files["photo"], model_dirs["trimap"], None, trimap, "background", "#fff", None, 512, True)[-1]
+    base = {"trimap": trimap, "source": "upload"}
+    plain = _matte(h, files, base=base, model=model_dirs["trimap"], refine=False)[7]
+    refined = _matte(h, files, base=base, model=model_dirs["trimap"], refine=True)[7]
     assert refined.extra["refined"] is True and "refined" not in plain.extra
     assert np.abs(refined.alpha - plain.alpha).max() > 1e-4
     # the network-only matte is predict(refine=False)'s
@@ -365,8 +437,7 @@ def test_refine_checkbox(service, model_dirs, files):
     expected = service.store.load(model_dirs["trimap"]).predict(files["photo"], trimap=trimap, max_side=512)
     np.testing.assert_array_equal(refined.alpha, expected.alpha)
     # without a trimap the checkbox changes nothing
-    free = [h.matte(files["photo"], AUTO, None, None, "background", "#fff", None, 512, r)[-1].alpha
-            for r in (False, True)]
+    free = [_matte(h, files, refine=r)[7].alpha for r in (False, True)]
     np.testing.assert_array_equal(*free)
 
 
@@ -375,7 +446,7 @@ def test_typed_models_are_refused_unless_opted_in(service, files, model_dirs, tm
     tiny_vit.save_pretrained(other)
     for typed in (str(other), "someone/huge-matting-model"):
         with pytest.raises(gr.Error, match="not one of the models this app offers"):
-            Handlers(service).matte(files["photo"], typed, None, None, "background", "#fff", None, 512)
+            Handlers(service).matte(files["photo"], typed, None, None, None, "#fff", None, 512)
         assert typed not in service.store._models  # refused before loading anything
     monkeypatch.delenv("AFMATTING_ALLOW_CUSTOM_MODELS", raising=False)
     assert DemoConfig().allow_custom_models is False and DemoConfig.from_env().allow_custom_models is False
@@ -384,8 +455,8 @@ def test_typed_models_are_refused_unless_opted_in(service, files, model_dirs, tm
     assert build_parser().parse_args(["--allow-custom-models"]).allow_custom_models is True
     opted_in = MattingService(DemoConfig(model=model_dirs["free"], allow_custom_models=True))
     opted_in.store.setup()
-    out = Handlers(opted_in).matte(files["photo"], str(other), None, None, "background", "#fff", None, 512)
-    assert out[-1].alpha.shape == (96, 128)
+    out = Handlers(opted_in).matte(files["photo"], str(other), None, None, None, "#fff", None, 512)
+    assert out[7].alpha.shape == (96, 128)
 
 
 def test_unknown_hub_id_offline_gives_a_clear_message(model_dirs, files, monkeypatch):
@@ -403,10 +474,10 @@ def test_unknown_hub_id_offline_gives_a_clear_message(model_dirs, files, monkeyp
     monkeypatch.setattr("afmatting.hub.hf_hub_download", no_network)
     monkeypatch.setattr("socket.create_connection", no_network)
     with pytest.raises(gr.Error, match="(?s)Hub.*unreachable"):
-        Handlers(service).matte(files["photo"], "someone/some-matting-model", None, None, "background", "#fff",
+        Handlers(service).matte(files["photo"], "someone/some-matting-model", None, None, None, "#fff",
                                 None, 512)
     with pytest.raises(gr.Error, match="does not exist"):
-        Handlers(service).matte(files["photo"], "./no/such/model", None, None, "background", "#fff", None, 512)
+        Handlers(service).matte(files["photo"], "./no/such/model", None, None, None, "#fff", None, 512)
 
 
 def test_no_model_installed_starts_and_explains(no_bundled, files, monkeypatch):
@@ -541,7 +612,7 @@ def test_client_bad_uploads_are_reported_and_the_app_keeps_serving(client, files
     from gradio_client.exceptions import AppError
 
     for args, match in [
-        ((files["text"], None), "not a recognised image format"),
+        ((files["text"], None), "not a photo this app can read"),
         ((files["huge"], None), "too large"),
         ((files["photo"], files["wrong_trimap"]), "same size"),
     ]:

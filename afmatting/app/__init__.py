@@ -14,12 +14,14 @@ every matte request answers with the same message. A model named explicitly on t
 loaded stops the app at startup instead, since that is a mistake in the command.
 An exported ``.onnx`` file also serves as a model wherever one is named (run by onnxruntime).
 
-Trimaps. The painter sits next to the photo, with three fixed brush colours: green = foreground, blue = unknown,
-red = background (a legend names them); the brush's default radius is 4 % of the photo's long side. **Auto trimap**
-fills the painter with the automatic trimap (:mod:`afmatting.app.auto`, from the trimap-free model's matte), shown as
-a tint over the photo; an uploaded trimap (or an example's) is shown the same way. Strokes correct that base trimap,
-and the eraser gives its label back. Without a base trimap, unpainted pixels are background (paint the subject and
-its edge) or unknown (only scribble), as chosen. See :mod:`afmatting.app.painter`.
+Choosing the subject. Clicks on the photo (on the subject, or off it) select it with the bundled MobileSAM
+(:mod:`afmatting.prompt_segment`); each click redraws the selection, and Matte runs ``predict(clicks=...)``.
+
+Brushes. After a matte the painter shows the trimap that matte was made from (the automatic trimap of the very path
+Matte ran), as a tint over the photo, with three fixed brush colours: green = keep, blue = soft edge, red = remove.
+Strokes change it only where painted, the eraser gives the automatic label back, and Matte again uses the corrected
+trimap. Strokes without a matte to correct are refused; unpainted pixels never become background. An uploaded
+trimap (or an example's) is shown the same way. See :mod:`afmatting.app.painter`.
 
 Progress. The service reports real stages (reading, network, each refinement level, foreground colours, writing)
 to a callback; the UI feeds them into ``gr.Progress``.
@@ -29,8 +31,8 @@ The network runs through :func:`afmatting.inference.predict` (``refine=False``) 
 app's matte equals ``predict``'s. Outputs are written as PNG (never webp, which would destroy the alpha).
 
 Modules, one concern each: ``config`` (what the app serves), ``models`` (which model serves a request),
-``inputs`` (painted layers and colours), ``painter`` (the painter's pictures and its trimap), ``auto`` (the
-automatic trimap), ``service`` (the Gradio-free matting service), ``ui`` (the Gradio Blocks
+``inputs`` (painted layers and colours), ``painter`` (the painter's and the selection's pictures, and the
+painted trimap), ``auto`` (the automatic trimap of a network's matte), ``service`` (the Gradio-free matting service), ``ui`` (the Gradio Blocks
 and handlers), ``command`` (the command line). Gradio is imported only when the UI is built.
 """
 

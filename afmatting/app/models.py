@@ -139,7 +139,8 @@ class ModelStore:
         known = {value for _, value in self.choices()}
         if choice not in known and not self.config.allow_custom_models:
             raise CheckpointError(f"'{choice}' is not one of the models this app offers (it serves only its listed "
-                                  f"models; typed folders and Hub ids need --allow-custom-models).")
+                                  f"models; typed folders and Hub ids are off unless the app's owner allows them: "
+                                  f"--allow-custom-models or AFMATTING_ALLOW_CUSTOM_MODELS=1).")
         model = self.matter(choice)
         if model.trimap_input and not has_trimap:
             raise InvalidTrimapError(

@@ -1,9 +1,10 @@
 """The trimap painter's pictures (no Gradio): a trimap shown over the photo, the brush size, and the trimap a user
 means by a base trimap plus painted corrections.
 
-The painter shows a *base* trimap (automatic or uploaded) as a tint over the photo, the editor's background; the
-user's brush strokes lie on a layer above it. Painted pixels take their brush's class, unpainted ones the base
-trimap's, so erasing a stroke gives the base label back.
+The painter shows a *base* trimap (the automatic trimap of the last matte, or an uploaded one) as a tint over the
+photo, the editor's background; the user's brush strokes lie on a layer above it. Painted pixels take their brush's
+class, unpainted ones the base trimap's, so erasing a stroke gives the base label back. The selection preview
+shows the subject chosen by clicks.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .inputs import BRUSH_COLOURS, _hex_rgb, painted_classes, trimap_from_layers
+from .inputs import BRUSH_COLOURS, _hex_rgb, painted_classes
 
 #: how strongly a base trimap's class colour covers the photo in the painter (0: photo only, 1: colour only)
 TINT_OPACITY = 0.45
@@ -43,16 +44,40 @@ def tinted_photo(photo: np.ndarray, trimap: np.ndarray, opacity: float = TINT_OP
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), mode="RGB")
 
 
-def painted_trimap(layers, shape: tuple[int, int], base: np.ndarray | None,
-                   unpainted: str = "background") -> np.ndarray | None:
-    """The trimap a painter state means: uint8 (H, W) in {0, 128, 255}, or None when there is no trimap at all.
+def painted_trimap(layers, shape: tuple[int, int], base: np.ndarray) -> np.ndarray:
+    """The trimap a painter state means: uint8 (H, W) in {0, 128, 255}.
 
     layers: the editor's stroke layers (RGBA arrays, PIL images or paths; see :func:`painted_classes`).
-    base: the automatic or uploaded trimap shown under the strokes, uint8 (H, W) in {0, 128, 255}, or None. With a
-    base, painted pixels take their brush's class and all others keep the base's (``unpainted`` is not used);
-    without one, unpainted pixels are ``unpainted`` ('background' or 'unknown'), and no strokes mean no trimap.
+    base: the trimap shown under the strokes (the automatic trimap of the last matte, or an uploaded one), uint8
+    (H, W) in {0, 128, 255}. Painted pixels take their brush's class and all others keep the base's, so a stroke
+    changes only where it is painted and erasing it gives the base label back.
     """
-    if base is None:
-        return trimap_from_layers(layers, shape, unpainted)
     classes, painted = painted_classes(layers, shape)
     return np.where(painted, classes, np.asarray(base, dtype=np.uint8)).astype(np.uint8)
+
+
+#: the selection preview: how much the photo outside the selected subject is dimmed, and the click marks' colours
+SELECTION_DIM = 0.55
+CLICK_COLOURS = {1: (34, 197, 94), 0: (239, 68, 68)}
+
+
+def selection_picture(photo: np.ndarray, mask: np.ndarray | None, clicks) -> Image.Image:
+    """The photo with the selected subject left bright, the rest dimmed, and each click drawn as a dot (green on the
+    subject, red off it).
+
+    photo: float (H, W, 3) RGB in [0, 1]; mask: float (H, W) in [0, 1] or None (nothing selected: the photo as
+    is); clicks: ``[(x, y, label), ...]``. Returns an RGB PIL image of the photo's size.
+    """
+    from PIL import ImageDraw
+
+    rgb = np.clip(np.asarray(photo, np.float32), 0, 1)
+    if mask is not None:
+        keep = np.asarray(mask, np.float32)[..., None]
+        rgb = rgb * (keep + (1 - keep) * (1 - SELECTION_DIM))
+    picture = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8), mode="RGB")
+    draw = ImageDraw.Draw(picture)
+    radius = max(3, round(0.012 * max(picture.size)))
+    for x, y, label in clicks:
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=CLICK_COLOURS[int(label)],
+                     outline=(255, 255, 255), width=max(1, radius // 3))
+    return picture

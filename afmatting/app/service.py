@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import AFMattingError
+from ..errors import AFMattingError, ImageReadError
 from ..io import image_size, load_image
 from ..processing import check_max_side
 from ..result import MattingResult
@@ -22,10 +22,13 @@ from .auto import trimap_from_matte
 from .config import MAX_REQUEST_SIDE, DemoConfig
 from .inputs import parse_colour
 from .models import AUTO, ModelStore
-from .painter import painted_trimap
+from .inputs import painted_classes
+from .painter import painted_trimap, selection_picture
 
 #: ``max_side`` of a request that names none: the app's configured network resolution
 CONFIGURED = "configured"
+#: photos with a side shorter than this are refused (nothing sensible can be cut out of them)
+MIN_PHOTO_SIDE = 16
 
 
 class OutputDir:
@@ -74,7 +77,40 @@ class MattingService:
     def read_photo(self, path) -> np.ndarray:
         if not path:
             raise AFMattingError("Upload a photo first.")
+        self.check_photo(path)
         return load_image(path, max_pixels=self.config.max_pixels)
+
+    def check_photo(self, path) -> tuple[int, int]:
+        """(width, height) of a photo file, read from its header; refuses what cannot be matted (unreadable, too
+        small, too many pixels) with a message for the user, before any decoding."""
+        try:
+            width, height = image_size(path, "photo")
+        except ImageReadError:
+            raise ImageReadError(f"'{Path(str(path)).name}' is not a photo this app can read: upload a JPEG, PNG or "
+                                 f"WebP image.") from None
+        if min(width, height) < MIN_PHOTO_SIDE:
+            raise AFMattingError(f"This photo is {width} x {height} pixels: too small to cut anything out of "
+                                 f"(at least {MIN_PHOTO_SIDE} pixels a side).")
+        if width * height > self.config.max_pixels:
+            raise AFMattingError(f"This photo is too large: {width * height / 1e6:.1f} megapixels, and this app takes "
+                                 f"up to {self.config.max_pixels / 1e6:.1f}. Please upload a smaller version.")
+        return width, height
+
+    def prompt_mask(self, image_path, clicks) -> np.ndarray:
+        """The bundled MobileSAM's mask (float32 (H, W) in [0, 1]) of the subject the clicks point at
+        (``[(x, y, label), ...]``, label 1 on the subject, 0 off it); the photo's embeddings are cached."""
+        from ..prompt_segment import bundled_prompt_segmenter
+
+        return bundled_prompt_segmenter()(self.read_photo(image_path), clicks=clicks)
+
+    def selection_preview(self, image_path, clicks) -> str:
+        """A PNG of the photo with the selected subject highlighted and the clicks marked (see
+        :func:`afmatting.app.painter.selection_picture`)."""
+        photo = self.read_photo(image_path)
+        mask = self.prompt_mask(image_path, clicks) if clicks else None
+        path = self.outputs.new() / "selection.png"
+        selection_picture(photo, mask, clicks or []).save(path)
+        return str(path)
 
     def _max_side(self, max_side) -> int | None:
         """A request's ``max_side``, capped server-side at MAX_REQUEST_SIDE (or the configured side when larger; a
@@ -88,8 +124,12 @@ class MattingService:
         return cap if side is None else min(side, cap)
 
     def matte(self, image_path, trimap=None, *, model_choice: str | None = AUTO,
-              max_side: int | None | str = CONFIGURED, refine: bool = True, progress=None) -> MattingResult:
+              max_side: int | None | str = CONFIGURED, refine: bool = True, clicks=None,
+              progress=None) -> MattingResult:
         """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None.
+
+        ``clicks``: ``[(x, y, label), ...]`` on the photo: the subject they select (:mod:`afmatting.prompted`)
+        instead of the automatic one; the trimap model does the edges.
 
         ``max_side``: as in :mod:`afmatting.processing`, or CONFIGURED for the app's configured resolution.
         ``refine``: ``predict``'s switch (with a trimap, the network's matte is refined; without one, the second
@@ -100,14 +140,18 @@ class MattingService:
         max_side = self._max_side(max_side)
         progress(0.0, "Reading the photo")
         img = self.read_photo(image_path)
-        matter = self.store.resolve(model_choice, has_trimap=trimap is not None)
+        selecting = bool(clicks) and trimap is None
+        # clicks: the trimap model mattes the edges of the subject they select
+        matter = self.store.resolve(AUTO if selecting else model_choice, has_trimap=trimap is not None or selecting)
         refining = bool(refine) and matter.trimap_input and trimap is not None
         # the share of the bar each stage of predict takes (measured: on a 1 MP photo refinement and the network
         # are similar); the foreground colours and writing take the rest
         spans = {"adapt": (0.05, 0.45), "network": (0.05, 0.45 if refining else 0.7), "refine": (0.45, 0.85),
-                 "two_stage": (0.05, 0.85)}
+                 "select": (0.05, 0.3), "two_stage": (0.3 if selecting else 0.05, 0.85)}
         labels = {"adapt": "Adapting the model", "network": "Running the network", "refine": "Refining the edges",
-                  "two_stage": "Matting in two stages (subject, trimap, edges)"}
+                  "select": "Selecting the subject you clicked",
+                  "two_stage": ("Matting the edges of your selection" if selecting else
+                                "Matting in two stages (subject, trimap, edges)")}
 
         def on_progress(stage: str, fraction: float) -> None:
             start, end = spans.get(stage, (0.05, 0.85))
@@ -115,8 +159,10 @@ class MattingService:
             progress(start + (end - start) * fraction, f"{label} ({round(100 * fraction)} %)" if 0 < fraction < 1
                      else label)
 
-        result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine), on_progress=on_progress)
-        progress(0.85 if refining or matter.trimap_model is not None else 0.7, "Estimating the foreground colours")
+        result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine), on_progress=on_progress,
+                                clicks=clicks if selecting else None)
+        progress(0.85 if refining or selecting or matter.trimap_model is not None else 0.7,
+                 "Estimating the foreground colours")
         result.foreground  # noqa: B018  (computed once here, so the stage is reported; cached for the outputs)
         progress(0.95, "Writing the results")
         result.name = _stem(image_path)
@@ -182,13 +228,18 @@ class MattingService:
         paths = self.save(result, colour)
         return paths["alpha"], paths["composite"] if colour is not None else paths["cutout"]
 
-    def painter_trimap(self, image_path, editor_value, base, unpainted: str):
-        """The trimap of a UI request: the painter's strokes over its base trimap (automatic or uploaded), or
-        None when neither exists (see :func:`afmatting.app.painter.painted_trimap`)."""
+    def painter_trimap(self, image_path, editor_value, base):
+        """The trimap of a UI request: the painter's strokes over its base trimap (the trimap of the last Matte, or
+        an uploaded one), or None when there is no base. Strokes correct a base and only where painted; without
+        one they mean nothing, and are refused (see :func:`afmatting.app.painter.painted_trimap`)."""
         layers = (editor_value or {}).get("layers") or []
-        if not image_path or (not layers and base is None):
+        if not image_path:
             return None
         width, height = image_size(image_path, "photo")  # as the photo is read: EXIF orientation applied
         if base is not None and np.asarray(base).shape != (height, width):
-            return painted_trimap(layers, (height, width), None, unpainted)  # a base of an earlier photo
-        return painted_trimap(layers, (height, width), base, unpainted)
+            base = None  # the base of an earlier photo
+        if base is None:
+            if painted_classes(layers, (height, width))[1].any():
+                raise AFMattingError("Press Matte first: the brushes correct its result.")
+            return None
+        return painted_trimap(layers, (height, width), base)
