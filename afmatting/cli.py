@@ -180,19 +180,28 @@ def _matte_batch(model, batch, args, progress: bool) -> list:
     """Matte one batch of the plan (``[(image path, output paths), ...]``) and write its outputs: the network runs
     on the whole batch, the per-image refinement after it. Returns ``[(image path, error or None), ...]``; a batch
     that fails is redone one image at a time, so a bad image costs only itself."""
-    from .batch_files import find_trimap, write_image_atomically
+    from .batch_files import find_trimap
 
     try:
         trimaps = [find_trimap(args.trimap, path) for path, _ in batch] if args.trimap is not None else None
+        if _prompted(args):  # one image (checked by the plan): clicks and a box belong to it alone
+            return _write_outputs(batch, [model.predict(batch[0][0], max_side=args.max_side, refine=not args.no_refine,
+                                                        clicks=args.click, box=args.box)], args)
         results = model.predict([path for path, _ in batch], trimap=trimaps, max_side=args.max_side,
                                 batch_size=len(batch), adapt_steps=args.adapt, refine=not args.no_refine,
                                 two_stage=False if args.single_stage else None,
-                                progress=progress and args.adapt > 0 and not args.quiet,
-                                **({"clicks": args.click, "box": args.box} if _prompted(args) else {}))
+                                progress=progress and args.adapt > 0 and not args.quiet)
     except (AFMattingError, OSError) as e:
         if len(batch) == 1:
             return [(batch[0][0], e)]
         return [outcome for item in batch for outcome in _matte_batch(model, [item], args, progress)]
+    return _write_outputs(batch, results, args)
+
+
+def _write_outputs(batch, results, args) -> list:
+    """Write each result's alpha (and cut-out) to the batch's output paths; ``[(image path, error or None), ...]``."""
+    from .batch_files import write_image_atomically
+
     outcomes = []
     for (path, outputs), result in zip(batch, results):
         try:
