@@ -9,6 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from afmatting.errors import TrainingConfigError
+
 from .conftest import import_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,12 +99,9 @@ def test_marker_catches_a_truncated_file_and_explicit_incomplete_checkpoint_is_r
     optimizer = folder / "optimizer.bin"
     optimizer.write_bytes(optimizer.read_bytes()[:100])
     assert "optimizer.bin" in train.checkpoint_problem(folder)
-    try:
+    with pytest.raises(TrainingConfigError, match="incomplete") as raised:
         train.main(COMMON + ["--output_dir", str(out), "--resume_from_checkpoint", str(folder)])
-    except SystemExit as e:
-        assert "incomplete" in str(e) and "checkpoint-2" in str(e)
-    else:
-        raise AssertionError("an incomplete checkpoint was resumed")
+    assert "checkpoint-2" in str(raised.value)
 
 
 def test_corrupt_dataset_image_is_one_error_line(tmp_path, capsys):
@@ -130,7 +131,9 @@ def test_script_errors_exit_2_and_bugs_get_a_summary_line_first(tmp_path, capsys
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(train, "compute_losses", broken)
+    import afmatting.training.loop as loop
+
+    monkeypatch.setattr(loop, "compute_losses", broken)
     code = train.run_from_command_line(COMMON + ["--output_dir", str(tmp_path / "run2")])
     err = capsys.readouterr().err
     assert code == 1
