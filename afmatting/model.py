@@ -21,6 +21,7 @@ from .hub import (
     MODEL_CARD_TEMPLATE,
     hub_error,
     load_checkpoint,
+    read_finetune_record,
     resolve_source,
     resolve_weights_file,
     validate_hub_config,
@@ -255,4 +256,7 @@ class AFMatting(
         # predict's defaults depend on it: the bundled trimap-free model runs the two-stage path by default
         name = str(pretrained_model_name_or_path)
         model.bundled_name = name if resolve_bundled(name) is not None else None
+        # ... and so does a model fine-tuned from it (``afmatting finetune`` records its base model)
+        record = read_finetune_record(source, **kwargs) if model.bundled_name is None else None
+        model.finetuned_from = record.get("base_model") if record else None
         return model

@@ -36,9 +36,10 @@ _bundled_trimap_model = {}
 
 
 def uses_two_stage_by_default(model) -> bool:
-    """Whether ``predict`` runs the two-stage path for this trimap-free model when not told: only for the bundled
-    trimap-free model, whose trimap partner ships beside it."""
-    return getattr(model, "bundled_name", None) == DEFAULT_TRIMAP_FREE_MODEL
+    """Whether ``predict`` runs the two-stage path for this trimap-free model when not told: for the bundled
+    trimap-free model, whose trimap partner ships beside it, and for a model ``afmatting finetune`` tuned from it
+    (its first stage, specialised to the user's photos)."""
+    return DEFAULT_TRIMAP_FREE_MODEL in (getattr(model, "bundled_name", None), getattr(model, "finetuned_from", None))
 
 
 def bundled_trimap_model(device=None):

@@ -73,7 +73,8 @@ DEFAULTS = {
     "val_objective": False,  # also score the training objective (known + DDC) on the held-out trimaps
     "val_max_side": 1024,
     "val_limit": None,
-    "best_metric": "SAD",  # a validation metric: SAD, MSE, ... (alpha needed) or objective, known, ddc
+    "best_metric": "SAD",
+    "save_best": True,  # keep the best validated weights in output_dir/best  # a validation metric: SAD, MSE, ... (alpha needed) or objective, known, ddc
     "num_val_images_logged": 4,
     "log_with": "tensorboard",  # any accelerate tracker name(s), comma-separated, or "none"
     "log_steps": 10,

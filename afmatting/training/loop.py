@@ -176,7 +176,7 @@ def train(args, splits=None) -> dict:
         key = args.best_metric if args.best_metric in metrics else "objective"
         if step > 0 and metrics[key] < best["value"]:
             best.update(value=metrics[key], step=step, metrics=metrics)
-            if accelerator.is_main_process:
+            if accelerator.is_main_process and args.save_best:
                 accelerator.unwrap_model(model).save_pretrained(
                     output_dir / "best", model_card_kwargs=card_kwargs(args, metrics, step))
         return metrics
