@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import AFMattingError
 from ..io import image_size
+from .collect import add_finetune_controls
 from .config import ASSETS_DIR, EXAMPLES, DemoConfig
 from .inputs import BRUSH_COLOURS, UNPAINTED_CHOICES, parse_colour
 from .models import AUTO
@@ -270,6 +271,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                     )
                     trimap_file = gr.Image(label="Trimap file", type="filepath", image_mode=None, format="png",
                                            sources=["upload"], height=200, elem_id="afm-trimap-upload")
+                add_finetune_controls(service, photo, editor, base_trimap, unpainted)
             with gr.Column(scale=1, min_width=300, elem_id="afm-results-col"):
                 slider = gr.ImageSlider(label="Before / after (drag)", type="filepath", format="png",
                                         elem_id="afm-slider", max_height=420)
