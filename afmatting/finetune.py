@@ -29,8 +29,10 @@ from .bundled import DEFAULT_TRIMAP_FREE_MODEL
 from .data.layouts import SampleFiles, check_sizes
 from .errors import AFMattingError, CheckpointError, DatasetError, TrainingConfigError
 from .hub import FINETUNE_RECORD, hub_error, hub_reachable, resolve_source
-from .io import list_images
+from .io import list_images, load_image, load_matte
+from .processing import DEFAULT_MAX_SIDE, network_size, to_uint8
 from .trimap import BACKGROUND, FOREGROUND, UNKNOWN, load_trimap
+from .two_stage import DEFAULT_FIRST_STAGE_SIDE
 
 #: the CPU recipe; every value can be overridden through ``finetune(..., overrides={...})``
 RECIPE = {
@@ -50,7 +52,6 @@ RECIPE = {
     "num_workers": 0,  # tiny datasets: worker start-up would cost more than it saves
     "min_batches_per_epoch": 1,
     "channels_last": True,
-    "val_max_side": 640,
     "val_region": "unknown",
     "val_objective": True,
     "validate_before_training": True,
@@ -162,6 +163,33 @@ def trimap_counts(path) -> dict[int, int]:
     return {v: int(found.get(v, 0)) for v in (BACKGROUND, UNKNOWN, FOREGROUND)}
 
 
+def working_side(trimap_input: bool) -> int:
+    """The long side a tuned network sees in use, at which it is trained: the two-stage path's first stage (640 px)
+    for a trimap-free model, the default ``max_side`` (1024 px) for a trimap model. Training on full-size photos
+    instead made 256 px crops far narrower views than the network ever gets, and the held-out photos got worse."""
+    return DEFAULT_MAX_SIDE if trimap_input else DEFAULT_FIRST_STAGE_SIDE
+
+
+def resized_sample(sample: SampleFiles, folder: Path, side: int) -> SampleFiles:
+    """The sample with its long side at most ``side``: PNG copies in ``folder`` (image and alpha area-averaged,
+    trimap nearest), or the sample itself when it is small enough."""
+    from PIL import Image
+
+    image = load_image(sample.image)
+    height, width = image.shape[:2]
+    h, w = network_size(height, width, side)
+    if (h, w) == (height, width):
+        return sample
+    paths = {"image": folder / f"{sample.name}.image.png", "trimap": folder / f"{sample.name}.trimap.png"}
+    Image.fromarray(to_uint8(image)).resize((w, h), Image.BOX).save(paths["image"])
+    Image.fromarray(load_trimap(sample.trimap)).resize((w, h), Image.NEAREST).save(paths["trimap"])
+    alpha = None
+    if sample.alpha is not None:
+        alpha = folder / f"{sample.name}.alpha.png"
+        Image.fromarray(to_uint8(load_matte(sample.alpha))).resize((w, h), Image.BOX).save(alpha)
+    return SampleFiles(sample.name, str(paths["image"]), None if alpha is None else str(alpha), str(paths["trimap"]))
+
+
 def default_holdout(count: int) -> int:
     """Images held out for the before / after scores: a fifth (1 to 5), none below 4 images."""
     return 0 if count < 4 else min(5, max(1, round(count / 5)))
@@ -210,6 +238,7 @@ def finetune(
     alphas=None,
     val_images=None,
     holdout: int | None = None,
+    train_side: int | None = None,
     seed: int = 0,
     resume: bool = False,
     push_to_hub: str | None = None,
@@ -230,6 +259,8 @@ def finetune(
             alphas if given, from the same folders).
         holdout: how many of ``images`` to hold out when ``val_images`` is not given (default: a fifth, 1-5; none
             below 4 images).
+        train_side: photos are scaled down to this long side for training and the held-out scores (default
+            :func:`working_side`: the size the network sees in use).
         seed: seeds the held-out draw, the crops and the initialisation of the run.
         resume: continue an interrupted run in ``out`` from its latest checkpoint.
         push_to_hub: a Hub repo id to upload the folder to (checked reachable before training starts).
@@ -263,6 +294,7 @@ def finetune(
     if out.exists() and any(out.iterdir()) and not resume:
         raise TrainingConfigError(f"--out '{out}' exists and is not empty; choose a new folder (or --resume).")
     overrides = dict(overrides or {})
+    side = working_side(bool(config.get("trimap_input", False))) if train_side is None else int(train_side)
     settings = {
         **RECIPE,
         "backbone": config.get("backbone"),
@@ -271,6 +303,7 @@ def finetune(
         "pretrained_backbone": False,  # every weight comes from the base model
         "init_from": source,
         "dataset": f"{len(train_samples)} photos from {describe_inputs(images)} with trimaps from '{trimaps}'",
+        "val_max_side": side,
         "max_steps": int(steps),
         "validation_steps": int(steps),
         "checkpointing_steps": max(1, min(100, int(steps))),
@@ -286,15 +319,15 @@ def finetune(
         f"{len(held)} held out for the before / after scores" + (f": {', '.join(s.name for s in held)}" if held else ""))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="afmatting-finetune-") as cache:
-        train_split = pairs_dataset(train_samples, "train", cache, with_alpha=False)
-        val_split = pairs_dataset(held, "validation", cache, with_alpha=alphas is not None) if held else None
+        train_split = pairs_dataset(train_samples, "train", cache, side, with_alpha=False)
+        val_split = pairs_dataset(held, "validation", cache, side, with_alpha=alphas is not None) if held else None
         summary = run_training(args, splits=(train_split, val_split))
     seconds = time.perf_counter() - start
     report = FinetuneReport(out=out, base=base, train_names=[s.name for s in train_samples],
                             val_names=[s.name for s in held], steps=int(summary.get("steps", args.max_steps)),
                             seconds=round(seconds, 1), before=summary.get("initial_metrics"),
                             after=summary.get("final_metrics"), notes=skipped)
-    finish_folder(report, args)
+    finish_folder(report, args, side)
     if push_to_hub:
         push_folder(out, push_to_hub)
         log(f"pushed {out} to https://huggingface.co/{push_to_hub}")
@@ -307,11 +340,14 @@ def describe_inputs(images) -> str:
     return text + (f" and {len(items) - 3} more" if len(items) > 3 else "")
 
 
-def pairs_dataset(samples: list[SampleFiles], split: str, cache_dir: str, *, with_alpha: bool):
-    """A ``datasets.Dataset`` of the pairs (the loader's encoding: :func:`afmatting.data.build_split`). Training
-    splits never carry the alpha column."""
+def pairs_dataset(samples: list[SampleFiles], split: str, cache_dir: str, side: int, *, with_alpha: bool):
+    """A ``datasets.Dataset`` of the pairs at long side ``side`` at most (the loader's encoding:
+    :func:`afmatting.data.build_split`). Training splits never carry the alpha column."""
     from .data import build_split
 
+    folder = Path(cache_dir) / f"{split}-pairs"
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = [resized_sample(s, folder, side) for s in samples]
     if not with_alpha:
         samples = [SampleFiles(s.name, s.image, None, s.trimap) for s in samples]
     elif any(s.alpha is None for s in samples):
@@ -320,7 +356,7 @@ def pairs_dataset(samples: list[SampleFiles], split: str, cache_dir: str, *, wit
     return build_split(samples, split=split, cache_dir=cache_dir, progress=False)
 
 
-def finish_folder(report: FinetuneReport, args) -> None:
+def finish_folder(report: FinetuneReport, args, side: int) -> None:
     """Leave a clean model folder: the checkpoints removed, ``finetune.json`` written, the model card rewritten to
     say what the model was tuned on and how the held-out images scored."""
     from .model import AFMatting
@@ -337,19 +373,22 @@ def finish_folder(report: FinetuneReport, args) -> None:
         "before": report.before,
         "after": report.after,
         "recipe": {k: getattr(args, k) for k in RECIPE if hasattr(args, k)},
+        "train_side": side,
     }
     (out / FINETUNE_RECORD).write_text(json.dumps(record, indent=2))
     model = AFMatting.from_pretrained(out)
-    card = model.generate_model_card(training=card_training_text(report, args), metrics=card_metrics_text(report),
+    card = model.generate_model_card(training=card_training_text(report, args, side),
+                                     metrics=card_metrics_text(report, side),
                                      limitations=CARD_LIMITATIONS)
     card.save(str(out / "README.md"))
 
 
-def card_training_text(report: FinetuneReport, args) -> str:
+def card_training_text(report: FinetuneReport, args, side: int) -> str:
     names = ", ".join(f"`{n}`" for n in report.train_names[:20])
     more = f" and {len(report.train_names) - 20} more" if len(report.train_names) > 20 else ""
     return (f"Fine-tuned from `{report.base}` with `afmatting finetune` on {len(report.train_names)} photos "
-            f"({names}{more}) with trimaps only (no alpha labels were used): loss known + {args.ddc_weight:g} x DDC "
+            f"({names}{more}, scaled to {side} px long side) with trimaps only (no alpha labels were used): loss "
+            f"known + {args.ddc_weight:g} x DDC "
             f"(K = {args.kernel_size}), {report.steps} steps of batch {args.batch_size} on {args.crop_size} px crops "
             f"centred on the trimaps' unknown band, learning rate {args.learning_rate:g} (warm-up "
             f"{args.warmup_steps} steps, cosine), {report.seconds:.0f} s in all."
@@ -358,10 +397,10 @@ def card_training_text(report: FinetuneReport, args) -> str:
                if report.base == DEFAULT_TRIMAP_FREE_MODEL else ""))
 
 
-def card_metrics_text(report: FinetuneReport) -> str:
+def card_metrics_text(report: FinetuneReport, side: int) -> str:
     if not report.val_names:
         return "No images were held out, so there are no before / after scores."
-    return (f"Held-out photos ({', '.join(f'`{n}`' for n in report.val_names)}), the network's matte at 640 px, "
+    return (f"Held-out photos ({', '.join(f'`{n}`' for n in report.val_names)}), the network's matte at {side} px, "
             f"before and after fine-tuning (lower is better):\n\n" + report.table())
 
 
