@@ -247,7 +247,9 @@ def add_finetune_subcommand(subparsers) -> None:
     p.add_argument("--from", dest="base", default=DEFAULT_TRIMAP_FREE_MODEL,
                    help=f"the model to start from: {' or '.join(BUNDLED_MODELS)} (default "
                         f"{DEFAULT_TRIMAP_FREE_MODEL}: the first stage of the default path), a folder or a Hub id")
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default 300: batch 4 of 256 px crops)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimiser steps of batch 4 (default: about 50 visits of each photo, 50-300 steps: 100 for "
+                        "8 photos)")
     p.add_argument("--alphas", default=None, help="optional alpha folder: held-out images are also scored by SAD "
                                                   "(never used for training)")
     p.add_argument("--val", nargs="+", default=None, metavar="IMAGES",
@@ -263,7 +265,7 @@ def add_finetune_subcommand(subparsers) -> None:
 
 def cmd_finetune(args) -> int:
     """Handler of ``afmatting finetune``: train, print the before / after table and how to use the model."""
-    from .finetune import DEFAULT_STEPS, finetune
+    from .finetune import finetune
 
     try:
         import accelerate  # noqa: F401
@@ -272,10 +274,7 @@ def cmd_finetune(args) -> int:
         from .errors import MissingDependencyError
 
         raise MissingDependencyError("afmatting finetune needs the training extra: pip install 'afmatting[train]'.")
-    steps = DEFAULT_STEPS if args.steps is None else args.steps
-    if steps < 1:
-        raise AFMattingError(f"--steps must be at least 1, got {steps}.")
-    report = finetune(args.images, args.trimaps, args.out, base=args.base, steps=steps, alphas=args.alphas,
+    report = finetune(args.images, args.trimaps, args.out, base=args.base, steps=args.steps, alphas=args.alphas,
                       val_images=args.val, holdout=args.holdout, seed=args.seed, resume=args.resume,
                       push_to_hub=args.push_to_hub)
     print(report.table())

@@ -15,7 +15,7 @@ The experiment of docs/results.md ("Fine-tuning on your photos"):
 Which 5 are held out: the 3 AM-2K photos the bundled models never saw (sample6, sample8, sample9: the reproduction
 held them out) and the last 2 of those it trained on (sample4, sample5).
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/finetune_am2k.py --json docs/results_finetune.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/finetune_am2k.py --steps 100 --json runs/finetune_am2k.json
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def score(model, examples, two_stage: bool) -> tuple[dict, list[dict], float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(PROJECT_ROOT / "runs" / "finetune_am2k"))
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--skip-training", action="store_true", help="score the model already in OUT/model")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N alphamatting photos")
     ap.add_argument("--json", default=None)
