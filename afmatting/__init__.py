@@ -2,6 +2,7 @@
 
 from .errors import AFMattingError, CheckpointError, ImageReadError, InvalidImageError, InvalidTrimapError
 from .inference import predict
+from .loading import Matter, load_matter, load_model
 from .model import AFMatting
 from .result import MattingResult
 
@@ -11,6 +12,9 @@ __all__ = [
     "AFMatting",
     "MattingResult",
     "predict",
+    "load_model",
+    "load_matter",
+    "Matter",
     "AFMattingError",
     "CheckpointError",
     "ImageReadError",

@@ -14,15 +14,7 @@ import time
 import torch
 
 from .errors import AFMattingError
-from .processing import (
-    DEFAULT_MAX_SIDE,
-    apply_known_region,
-    check_max_side,
-    network_size,
-    prepare_inputs,
-    resize_to_network,
-    run_network,
-)
+from .processing import DEFAULT_MAX_SIDE, check_max_side, network_alphas, network_size, prepare_inputs, resize_to_network
 from .result import MattingResult, name_of
 
 #: long side of the image the adaptation trains on (bounds its time and memory)
@@ -113,9 +105,7 @@ def adapt_and_predict(
     small = network_size(h, w, adapt_max_side)
     x_small, t_small = resize_to_network(img, tri, small)
     tuned = adapt_model(model, x_small[None], t_small[None], steps, learning_rate=learning_rate, progress=progress)
-    size = network_size(h, w, max_side)
-    x, t = resize_to_network(img, tri, size)
-    alpha = run_network(tuned, x[None], t[None], (h, w))[0]
+    alpha = network_alphas(tuned, [img], [tri], max_side)[0]
     del tuned
-    return MattingResult(image=img, alpha=apply_known_region(alpha, tri), trimap=tri, name=name_of(image),
+    return MattingResult(image=img, alpha=alpha, trimap=tri, name=name_of(image),
                          extra={"adapt_steps": steps, "adapt_seconds": time.perf_counter() - start})

@@ -8,27 +8,13 @@ import sys
 from pathlib import Path
 
 from .errors import AFMattingError
+from .loading import load_matter, load_model
 from .processing import DEFAULT_MAX_SIDE, FULL_RESOLUTION, max_side_argument
 
 MAX_SIDE_HELP = (f"long side of the network input in pixels, or '{FULL_RESOLUTION}' for full resolution "
                  f"(default {DEFAULT_MAX_SIDE}); the alpha is always full size")
-
-
-def load_model(model: str | None, *, trimap: bool, device: str | None = None):
-    """Load ``model`` (directory, Hub id or bundled name; see :mod:`afmatting.hub`) or, when None, the bundled
-    default for the mode. An ``.onnx`` file runs through onnxruntime (:class:`~afmatting.onnx_model.OnnxMattingModel`).
-    """
-    from .hub import default_model
-    from .model import AFMatting
-
-    if model is not None and model.lower().endswith(".onnx"):
-        from .onnx_model import OnnxMattingModel
-
-        return OnnxMattingModel(model, device=device)
-    m = AFMatting.from_pretrained(model if model is not None else default_model(trimap))
-    if device:
-        m.to(device)
-    return m
+SINGLE_STAGE_HELP = ("the bundled trimap-free model's network alone instead of its two-stage path (network, automatic "
+                     "trimap, trimap model, refinement): predict(two_stage=False)")
 
 
 def cmd_matte(args) -> int:
@@ -62,7 +48,7 @@ def cmd_matte(args) -> int:
         return 2
     trimap_mode = args.trimap is not None
     try:
-        model = load_model(args.model, trimap=trimap_mode, device=args.device)
+        model = load_matter(args.model, trimap=trimap_mode, device=args.device)
     except AFMattingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -78,7 +64,7 @@ def cmd_matte(args) -> int:
         try:
             trimap = find_trimap(args.trimap, path)
             result = model.predict(path, trimap=trimap, max_side=args.max_side, adapt_steps=args.adapt,
-                                   refine=not args.no_refine, two_stage=False if args.no_refine else None,
+                                   refine=not args.no_refine, two_stage=False if args.single_stage else None,
                                    progress=args.adapt > 0 and not args.quiet)
             write_image_atomically(result.alpha_image(), outputs[0])
             if not args.no_cutout:
@@ -97,7 +83,7 @@ def cmd_matte(args) -> int:
 
 def automatic_trimap_image(result):
     """The automatic trimap behind a trimap-free result as a grey PIL image {0, 128, 255}: the two-stage path's own
-    trimap, or for the network alone (``--no-refine``) the one :func:`afmatting.auto_trimap.auto_trimap` builds from
+    trimap, or for the network alone (``--single-stage``) the one :func:`afmatting.auto_trimap.auto_trimap` builds from
     its matte."""
     from PIL import Image
 
@@ -115,7 +101,12 @@ def cmd_eval(args) -> int:
     loaded = load_matting_dataset(args.data, alpha_dir=getattr(args, "alpha_dir", "alpha"))
     dataset = loaded if not hasattr(loaded, "keys") else select_split(loaded, args.split, source_name=f"'{args.data}'")
     split_name = getattr(dataset, "split", None) or args.split or ""
-    model = load_model(args.model, trimap=False, device=args.device)
+    model = load_matter(args.model, device=args.device)
+    predict_kwargs = {}
+    if getattr(args, "no_refine", False):
+        predict_kwargs["refine"] = False
+    if getattr(args, "single_stage", False):
+        predict_kwargs["two_stage"] = False
     means, rows = evaluate(
         model,
         dataset,
@@ -124,7 +115,7 @@ def cmd_eval(args) -> int:
         progress=not getattr(args, "quiet", False),
         device=args.device,
         limit=getattr(args, "limit", None),
-        predict_kwargs={"refine": False, "two_stage": False} if getattr(args, "no_refine", False) else None,
+        predict_kwargs=predict_kwargs,
     )
     title = f"{args.data} [{split_name}], region={args.region}, model={args.model}"
     print(format_table(means, title))
@@ -150,10 +141,9 @@ def add_matte_subcommand(subparsers) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     p.add_argument("--adapt", type=int, default=0, help="test-time adaptation steps (trimap models)")
     p.add_argument("--no-refine", action="store_true",
-                   help="the network's matte alone: with --trimap, unrefined (by default it is refined per image "
-                        "with the matting Laplacian's colour-line prior; about a second per photo); without, the "
-                        "trimap-free network alone instead of the default two-stage path (network, automatic "
-                        "trimap, trimap model, refinement)")
+                   help="skip the per-image refinement (the matting Laplacian's colour-line prior; about a second per "
+                        "photo): predict(refine=False)")
+    p.add_argument("--single-stage", action="store_true", help=SINGLE_STAGE_HELP)
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     p.add_argument("--save-trimap", action="store_true",
                    help="also write <stem>_trimap.png, the automatic trimap the trimap-free path used: fix it in any "
@@ -183,8 +173,9 @@ def add_eval_subcommand(subparsers) -> None:
     p.add_argument("--csv", default=None, help="write per-image rows to this CSV file")
     p.add_argument("--max-side", type=max_side_argument, default=DEFAULT_MAX_SIDE, help=MAX_SIDE_HELP)
     p.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu")
-    p.add_argument("--no-refine", action="store_true", help="score the network's matte alone (trimap models: unrefined; the bundled trimap-free model: "
-                        "without its two-stage path)")
+    p.add_argument("--no-refine", action="store_true", help="score without the per-image refinement: "
+                                                             "predict(refine=False)")
+    p.add_argument("--single-stage", action="store_true", help=SINGLE_STAGE_HELP)
     p.add_argument("--limit", type=int, default=None, help="score only the first N images")
     p.add_argument("--alpha-dir", default="alpha", help="raw generic folders: name of the alpha folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -219,7 +210,7 @@ def cmd_export(args) -> int:
     if is_onnx_path(args.model):
         raise AFMattingError(f"--model '{args.model}' is already an ONNX file; export-onnx takes a PyTorch model "
                              f"(directory, Hub id or bundled name).")
-    model = load_model(args.model, trimap=False)
+    model = load_model(args.model)
     rows = export_onnx(model, args.out, opset=args.opset, fp16=args.fp16, check=not args.no_check,
                        exporter=args.exporter)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)")

@@ -49,7 +49,7 @@ def evaluate(
         on_prediction: called as ``on_prediction(name, image, alpha, gt)`` after each prediction (image uint8
             (H, W, 3), alpha float32 (H, W) in [0, 1], gt uint8 (H, W)), e.g. to log or save mattes without
             predicting twice.
-        predict_kwargs: more keyword arguments of ``predict`` (e.g. ``refine_steps``).
+        predict_kwargs: more keyword arguments of ``predict`` (e.g. ``refine=False``).
 
     Returns:
         ``(means, rows)``: means of SAD, MSE, MAD, Grad, Conn and ``time_s`` (seconds per predict call) plus

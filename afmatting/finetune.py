@@ -404,7 +404,8 @@ def card_training_text(report: FinetuneReport, args, side: int) -> str:
             f"centred on the trimaps' unknown band, learning rate {args.learning_rate:g} (warm-up "
             f"{args.warmup_steps} steps, cosine), {report.seconds:.0f} s in all."
             + ("\n\nThe first stage of afmatting's two-stage default: `afmatting matte --model THIS_FOLDER` and "
-               "`predict` run it with the bundled trimap model and refinement."
+               "`afmatting.load_matter(THIS_FOLDER).predict(photo)` run it with the bundled trimap model and "
+               "refinement after it."
                if report.base == DEFAULT_TRIMAP_FREE_MODEL else ""))
 
 

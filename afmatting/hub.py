@@ -233,9 +233,9 @@ loss, without fine alpha labels.
 ## Usage
 
 ```python
-from afmatting import AFMatting
+import afmatting
 
-model = AFMatting.from_pretrained("path/or/repo-id")
+model = afmatting.load_matter("path/or/repo-id")  # the network (+ the trimap partner of a bundled trimap-free model)
 result = model.predict("photo.jpg"{% if trimap_input %}, trimap="trimap.png"{% endif %})
 result.alpha            # float32 (H, W) in [0, 1]
 result.cutout().save("cutout.png")

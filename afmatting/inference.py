@@ -8,28 +8,21 @@ rule for trimap models, and wrap it in a :class:`~afmatting.result.MattingResult
 from __future__ import annotations
 
 import time
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from .adapt import adapt_and_predict
 from .errors import AFMattingError, InvalidTrimapError, ModelOutputError
-from .processing import (
-    DEFAULT_MAX_SIDE,
-    apply_known_region,
-    check_max_side,
-    network_size,
-    prepare_inputs,
-    resize_to_network,
-    run_network,
-)
+from .processing import DEFAULT_MAX_SIDE, check_max_side, network_alphas, prepare_inputs
 from .refine import refine_alpha
-from .refine_adam import refine_alpha_adam
 from .result import MattingResult, name_of
-from .two_stage import two_stage_predict, uses_two_stage_by_default
+from .two_stage import two_stage_predict
 
-__all__ = ["DEFAULT_MAX_SIDE", "MattingResult", "predict"]
+__all__ = ["DEFAULT_MAX_SIDE", "MattingResult", "STAGES", "predict"]
+
+#: the stages ``predict`` reports to ``on_progress``, in the order they run
+STAGES = ("adapt", "network", "two_stage", "refine")
 
 
 def predict(
@@ -42,16 +35,17 @@ def predict(
     batch_size: int = 4,
     adapt_steps: int = 0,
     refine: bool = True,
-    refine_steps: int = 0,
     two_stage: bool | None = None,
     trimap_model=None,
     saliency="auto",
     progress: bool = False,
+    on_progress=None,
 ):
     """Matte one image, or a list of images in batches.
 
     Args:
-        model: an :class:`~afmatting.model.AFMatting`.
+        model: a network: an :class:`~afmatting.model.AFMatting` or an
+            :class:`~afmatting.onnx_model.OnnxMattingModel` (:func:`afmatting.loading.load_model` loads either).
         image: a path, bytes, PIL image or numpy array (uint8/uint16/float; grey, RGB or RGBA), or a list of them.
         trimap: for trimap-input models, a trimap (path, PIL or array, values 0/128/255, the image's size) or a list
             of them; refused for trimap-free models.
@@ -60,25 +54,28 @@ def predict(
         device: run on this device (the model is moved there); default the model's device.
         batch_size: images of the same network size are run together, this many at a time.
         adapt_steps: test-time adaptation steps (trimap models only; see :mod:`afmatting.adapt`).
-        refine: with a trimap, refine the network's matte per image (the matting Laplacian's colour-line prior with a
-            pull towards the network's matte, solved on the unknown pixels; see :mod:`afmatting.refine`). On by
-            default; ``False`` returns the network's matte alone. Without a trimap it refines the two-stage path's
-            second matte (see ``two_stage``) and is ignored otherwise.
-        refine_steps: the earlier gradient refinement (Adam steps per level under known + DDC; see
-            :mod:`afmatting.refine_adam`), kept for comparison; when > 0 it replaces ``refine``.
+        refine: refine the matte per image (the matting Laplacian's colour-line prior with a pull towards the
+            network's matte, solved on the unknown pixels; see :mod:`afmatting.refine`): with a trimap, the
+            network's matte; on the two-stage path, its second matte. On by default; ``False`` returns the
+            network's matte alone.
         two_stage: trimap-free models only. True: the two-stage path of :mod:`afmatting.two_stage` (the network finds
-            the subject, an automatic trimap is built from its matte, the trimap model mattes and refinement
-            finishes); False: the trimap-free network alone (the fast option). None (default): True for the
-            bundled trimap-free model, False for other models.
-        trimap_model: the two-stage path's trimap model (default the bundled ``afmatting/lite0-trimap``).
+            the subject, an automatic trimap is built from its matte, ``trimap_model`` mattes and refinement
+            finishes); False: the trimap-free network alone (the fast option). None (default): True when a
+            ``trimap_model`` is given.
+        trimap_model: the two-stage path's trimap-input network (:func:`afmatting.loading.load_matter` pairs the
+            bundled trimap-free model with the bundled trimap model).
         saliency: the two-stage path's salient-object mask: ``"auto"`` (the bundled U²-Net-p where onnxruntime is
             installed), True, False, or a callable (see :func:`afmatting.two_stage.two_stage_predict`).
-        progress: show progress bars (images; adaptation and refinement steps).
+        progress: show progress bars (images; adaptation steps).
+        on_progress: optional callback ``on_progress(stage, fraction)``: ``stage`` one of :data:`STAGES`,
+            ``fraction`` in [0, 1] the share of that stage done (each stage that runs reports 0 when it starts and 1
+            when it ends, and fractions in between where it can: the network per batch, refinement per level).
 
     Returns:
         a MattingResult (a list of them for a list input) with ``.alpha`` float32 (H, W) in [0, 1] at the input size.
     """
     max_side = check_max_side(max_side)
+    report = on_progress or _ignore_progress
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
     if trimap is None:
@@ -91,47 +88,61 @@ def predict(
         trimaps = list(trimap)
     if device is not None:
         model.to(device)
+        if trimap_model is not None:
+            trimap_model.to(device)
     model.eval()
-    if refine_steps < 0:
-        raise AFMattingError(f"refine_steps must be >= 0, got {refine_steps}.")
-    if (adapt_steps or refine_steps) and not model.trimap_input:
-        raise AFMattingError("Test-time adaptation and refinement need a trimap-input model and a trimap: the "
-                             "trimap's known pixels anchor the fit.")
+    if adapt_steps and not model.trimap_input:
+        raise AFMattingError("Test-time adaptation needs a trimap-input model and a trimap: the trimap's known "
+                             "pixels anchor the fit.")
     if two_stage is None:
-        two_stage = not model.trimap_input and uses_two_stage_by_default(model)
+        two_stage = trimap_model is not None and not model.trimap_input
     if two_stage:
         if model.trimap_input:
             raise AFMattingError("two_stage=True is for trimap-free models; this model takes a trimap.")
+        if trimap_model is None:
+            raise AFMattingError("two_stage=True needs trimap_model=... (a trimap-input network); "
+                                 "afmatting.load_matter pairs the bundled trimap-free model with its partner.")
         results = []
-        for im, tr in zip(images, trimaps):
+        report("two_stage", 0.0)
+        for k, (im, tr) in enumerate(zip(images, trimaps)):
             img, _ = prepare_inputs(im, tr, trimap_input=False)  # the trimap-free model's rules: no trimap
             result = two_stage_predict(model, img, trimap_model=trimap_model, max_side=max_side, refine=refine,
                                        saliency=saliency)
             result.name = name_of(im)
             results.append(result)
-        return results[0] if single else results
-    if adapt_steps:
-        results = [
-            adapt_and_predict(model, im, tr, steps=adapt_steps, max_side=max_side, progress=progress)
-            for im, tr in zip(images, trimaps)
-        ]
+            report("two_stage", (k + 1) / len(images))
+    elif adapt_steps:
+        results = []
+        report("adapt", 0.0)
+        for k, (im, tr) in enumerate(zip(images, trimaps)):
+            results.append(adapt_and_predict(model, im, tr, steps=adapt_steps, max_side=max_side,
+                                             progress=progress))
+            report("adapt", (k + 1) / len(images))
     else:
-        results = _predict_batched(model, images, trimaps, max_side, batch_size, progress)
-    if refine_steps:
-        for result in results:
-            start = time.perf_counter()
-            result.alpha = refine_alpha_adam(result.image, result.trimap, result.alpha, refine_steps,
-                                             max_side=max_side, device=model.device,
-                                             progress=progress)
-            result.extra.update(refine_steps=refine_steps, refine_seconds=time.perf_counter() - start)
-    elif refine and model.trimap_input:
-        for result in results:
-            start = time.perf_counter()
-            result.alpha = refine_alpha(result.image, result.trimap, result.alpha)
-            result.extra.update(refined=True, refine_seconds=time.perf_counter() - start)
+        results = _predict_batched(model, images, trimaps, max_side, batch_size, progress, report)
+    if refine and model.trimap_input:
+        _refine_all(results, report)
     for result in results:
         check_finite_alpha(result.alpha, model, result.name)
     return results[0] if single else results
+
+
+def _ignore_progress(stage: str, fraction: float) -> None:
+    """The progress callback of a call nobody watches."""
+
+
+def _refine_all(results: list[MattingResult], report) -> None:
+    """Refine each result's alpha in place (:func:`afmatting.refine.refine_alpha`), reporting levels done."""
+    report("refine", 0.0)
+    for k, result in enumerate(results):
+        start = time.perf_counter()
+
+        def on_level(index: int, count: int, iterations: int, k=k) -> None:
+            report("refine", (k + (index + 1) / count) / len(results))
+
+        result.alpha = refine_alpha(result.image, result.trimap, result.alpha, on_level=on_level)
+        result.extra.update(refined=True, refine_seconds=time.perf_counter() - start)
+    report("refine", 1.0)
 
 
 def model_label(model) -> str:
@@ -149,37 +160,23 @@ def check_finite_alpha(alpha: np.ndarray, model, image_name: str = "") -> None:
         )
 
 
-def _predict_batched(model, images, trimaps, max_side, batch_size, progress) -> list[MattingResult]:
+def _predict_batched(model, images, trimaps, max_side, batch_size, progress, report) -> list[MattingResult]:
     prepared = [prepare_inputs(im, tr, model.trimap_input) for im, tr in zip(images, trimaps)]
-    results: list[MattingResult | None] = [None] * len(images)
-    # group by network size so a batch needs no padding between images (results equal one-by-one runs)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, (img, _) in enumerate(prepared):
-        groups.setdefault(network_size(*img.shape[:2], max_side), []).append(i)
     bar = _progress(len(images), progress)
-    for size, indices in groups.items():
-        for start in range(0, len(indices), max(1, batch_size)):
-            chunk = indices[start:start + batch_size]
-            xs, ts = zip(*(resize_to_network(*prepared[i], size) for i in chunk))
-            x = torch.stack(xs)
-            t = torch.stack(ts) if model.trimap_input else None
-            # images of one group share a network size but not necessarily an original size
-            for i, a in zip(chunk, _run_chunk(model, x, t, [prepared[i][0].shape[:2] for i in chunk])):
-                img, tri = prepared[i]
-                results[i] = MattingResult(image=img, alpha=apply_known_region(a, tri), trimap=tri,
-                                           name=name_of(images[i]))
-            if bar is not None:
-                bar.update(len(chunk))
+    report("network", 0.0)
+
+    def on_batch(done: int, total: int) -> None:
+        report("network", done / total)
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    alphas = network_alphas(model, [img for img, _ in prepared], [tri for _, tri in prepared], max_side,
+                            batch_size=batch_size, on_batch=on_batch)
     if bar is not None:
         bar.close()
-    return results
-
-
-def _run_chunk(model, x, t, out_sizes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
-    if all(tuple(s) == tuple(out_sizes[0]) for s in out_sizes):
-        return list(run_network(model, x, t, tuple(out_sizes[0])))
-    return [run_network(model, x[k:k + 1], None if t is None else t[k:k + 1], tuple(s))[0]
-            for k, s in enumerate(out_sizes)]
+    return [MattingResult(image=img, alpha=alpha, trimap=tri, name=name_of(im))
+            for (img, tri), alpha, im in zip(prepared, alphas, images)]
 
 
 def _progress(total: int, enabled: bool):

@@ -22,7 +22,7 @@ import scipy.sparse
 
 from .errors import AFMattingError
 
-__all__ = ["laplacian_offsets", "laplacian_stencil", "stencil_to_sparse", "restrict_to_unknown", "window_centres"]
+__all__ = ["laplacian_offsets", "laplacian_stencil", "restrict_to_unknown", "window_centres"]
 
 #: the regulariser of the window covariance (Levin et al.'s ε); small values keep edges sharp
 DEFAULT_EPSILON = 1e-7
@@ -91,21 +91,6 @@ def laplacian_stencil(
     target = plane_of[None, :, :] * (h * w) + pixels[:, :, None]
     stencil = np.bincount(target.ravel(), weights=(np.eye(size)[None] - affinity).ravel(), minlength=stencil.size)
     return stencil.reshape(len(offsets), h, w)
-
-
-def stencil_to_sparse(stencil: np.ndarray, radius: int = 1) -> scipy.sparse.csr_matrix:
-    """The full (H·W, H·W) sparse matrix of a stencil (for tests and small images)."""
-    n, h, w = stencil.shape
-    rows, cols, vals = [], [], []
-    ys, xs = np.mgrid[0:h, 0:w]
-    for k, (dy, dx) in enumerate(laplacian_offsets(radius)):
-        ok = (ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w) & (stencil[k] != 0)
-        rows.append((ys * w + xs)[ok])
-        cols.append(((ys + dy) * w + xs + dx)[ok])
-        vals.append(stencil[k][ok])
-    return scipy.sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w)
-    )
 
 
 def restrict_to_unknown(stencil: np.ndarray, unknown: np.ndarray, known_alpha: np.ndarray, radius: int = 1):

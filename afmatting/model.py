@@ -15,8 +15,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .backbones import create_backbone, pad_multiple
-from .bundled import resolve_bundled
-from .errors import AFMattingError, InvalidImageError, InvalidTrimapError
+from .errors import AFMattingError
 from .hub import (
     MODEL_CARD_TEMPLATE,
     hub_error,
@@ -26,7 +25,9 @@ from .hub import (
     resolve_weights_file,
     validate_hub_config,
 )
+from .inference import predict
 from .model_config import validate_model_config
+from .processing import check_network_inputs
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -158,18 +159,10 @@ class AFMatting(
     # ------------------------------------------------------------------ forward
     def forward(self, image: torch.Tensor, trimap: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] (+ (B, 1, H, W) trimap in {0, 0.5, 1}) -> alpha (B, 1, H, W) in [0, 1]."""
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise InvalidImageError(f"image must be (B, 3, H, W); got {tuple(image.shape)}.")
+        check_network_inputs(image, trimap, self.trimap_input)
         x = (image - self.pixel_mean.to(image.dtype)) / self.pixel_std.to(image.dtype)
         if self.trimap_input:
-            if trimap is None:
-                raise InvalidTrimapError("This model takes a trimap (trimap_input=True); pass trimap=(B, 1, H, W).")
-            if trimap.shape[0] != image.shape[0] or trimap.shape[-2:] != image.shape[-2:] or trimap.shape[1] != 1:
-                raise InvalidTrimapError(f"trimap must be (B, 1, H, W) = {(image.shape[0], 1, *image.shape[-2:])}; "
-                                 f"got {tuple(trimap.shape)}.")
             x = torch.cat([x, trimap.to(x.dtype) * 2 - 1], dim=1)  # {-1, 0, 1}: centred like the image
-        elif trimap is not None:
-            raise InvalidTrimapError("This model is trimap-free (trimap_input=False); do not pass a trimap.")
         h, w = x.shape[-2:]
         m = self.pad_multiple
         pad_h, pad_w = (-h) % m, (-w) % m
@@ -183,9 +176,8 @@ class AFMatting(
 
     # ---------------------------------------------------------------- inference
     def predict(self, image, trimap=None, **kwargs):
-        """Matte one image or a list of images. See :func:`afmatting.inference.predict` for the arguments."""
-        from .inference import predict
-
+        """Matte one image or a list of images with this network alone: :func:`afmatting.inference.predict` (the
+        two-stage path needs ``trimap_model=...``; :func:`afmatting.loading.load_matter` pairs the bundled one)."""
         return predict(self, image, trimap=trimap, **kwargs)
 
     def export_onnx(self, path, **kwargs):
@@ -253,10 +245,8 @@ class AFMatting(
             if translated is None:
                 raise
             raise translated from None
-        # predict's defaults depend on it: the bundled trimap-free model runs the two-stage path by default
-        name = str(pretrained_model_name_or_path)
-        model.bundled_name = name if resolve_bundled(name) is not None else None
-        # ... and so does a model fine-tuned from it (``afmatting finetune`` records its base model)
-        record = read_finetune_record(source, **kwargs) if model.bundled_name is None else None
+        # ``afmatting finetune`` records its base model: one tuned from the bundled trimap-free model keeps that
+        # model's trimap partner (afmatting.loading.load_matter), i.e. the two-stage default
+        record = read_finetune_record(source, **kwargs)
         model.finetuned_from = record.get("base_model") if record else None
         return model

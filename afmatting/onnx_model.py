@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from .errors import AFMattingError, MissingDependencyError, OnnxModelError
+from .inference import predict
+from .processing import check_network_inputs
 
 #: prefix of the metadata keys an afmatting export carries
 METADATA_PREFIX = "afmatting."
@@ -163,18 +165,10 @@ class OnnxMattingModel:
 
     def __call__(self, image: torch.Tensor, trimap: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, H, W) float RGB in [0, 1] (+ (B, 1, H, W) trimap in {0, 0.5, 1}) -> alpha (B, 1, H, W) in [0, 1]."""
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise AFMattingError(f"image must be (B, 3, H, W); got {tuple(image.shape)}.")
+        check_network_inputs(image, trimap, self.trimap_input)
         feed = {"image": _as_float32_array(image)}
         if self.trimap_input:
-            if trimap is None:
-                raise AFMattingError("This model takes a trimap (trimap_input=True); pass trimap=(B, 1, H, W).")
-            if trimap.shape[0] != image.shape[0] or trimap.shape[1] != 1 or trimap.shape[-2:] != image.shape[-2:]:
-                raise AFMattingError(f"trimap must be (B, 1, H, W) = {(image.shape[0], 1, *image.shape[-2:])}; "
-                                     f"got {tuple(trimap.shape)}.")
             feed["trimap"] = _as_float32_array(trimap)
-        elif trimap is not None:
-            raise AFMattingError("This model is trimap-free (trimap_input=False); do not pass a trimap.")
         (alpha,) = self.session.run(["alpha"], feed)
         return torch.from_numpy(alpha)
 
@@ -182,10 +176,8 @@ class OnnxMattingModel:
         """Matte one image or a list of images: :func:`afmatting.inference.predict` with this model.
 
         Test-time adaptation (``adapt_steps``) fine-tunes network weights, which a fixed ONNX graph cannot do;
-        refinement (``refine_steps``) works on the matte and is supported.
+        refinement (``refine``) works on the matte and is supported.
         """
-        from .inference import predict
-
         if kwargs.get("adapt_steps"):
             raise AFMattingError(
                 f"Test-time adaptation fine-tunes the network's weights, which the ONNX model '{self.path.name}' "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import InvalidSizeError, InvalidTrimapError
+from .errors import InvalidImageError, InvalidSizeError, InvalidTrimapError
 from .io import describe, load_image
 from .trimap import BACKGROUND, FOREGROUND, load_trimap, trimap_to_float
 
@@ -166,6 +166,24 @@ def apply_known_region(alpha: np.ndarray, trimap: np.ndarray | None) -> np.ndarr
     return alpha
 
 
+def check_network_inputs(image, trimap, trimap_input: bool) -> None:
+    """The input contract of a matting network's call, shared by :class:`~afmatting.model.AFMatting` and
+    :class:`~afmatting.onnx_model.OnnxMattingModel`: ``image`` (B, 3, H, W), and for ``trimap_input`` models a
+    ``trimap`` (B, 1, H, W) of the image's batch and size (None otherwise). Raises InvalidImageError /
+    InvalidTrimapError naming the shapes."""
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise InvalidImageError(f"image must be (B, 3, H, W); got {tuple(image.shape)}.")
+    if trimap_input:
+        if trimap is None:
+            raise InvalidTrimapError("This model takes a trimap (trimap_input=True); pass trimap=(B, 1, H, W).")
+        if trimap.ndim != 4 or trimap.shape[0] != image.shape[0] or trimap.shape[1] != 1 \
+                or tuple(trimap.shape[-2:]) != tuple(image.shape[-2:]):
+            raise InvalidTrimapError(f"trimap must be (B, 1, H, W) = {(image.shape[0], 1, *image.shape[-2:])}; "
+                                     f"got {tuple(trimap.shape)}.")
+    elif trimap is not None:
+        raise InvalidTrimapError("This model is trimap-free (trimap_input=False); do not pass a trimap.")
+
+
 @torch.inference_mode()
 def run_network(model, images: torch.Tensor, trimaps: torch.Tensor | None, out_size: tuple[int, int]) -> np.ndarray:
     """Run ``model`` on (B, 3, h, w) images (and (B, 1, h, w) trimaps) on its device -> alpha float32 numpy
@@ -174,3 +192,44 @@ def run_network(model, images: torch.Tensor, trimaps: torch.Tensor | None, out_s
     alpha = model(images.to(device), trimaps.to(device) if trimaps is not None else None)
     alpha = resize_tensor(alpha, tuple(out_size))
     return alpha[:, 0].clamp(0, 1).float().cpu().numpy()
+
+
+def network_alphas(model, images, trimaps, max_side: int | None, *, batch_size: int = 1,
+                   on_batch=None) -> list[np.ndarray]:
+    """The one network pass (``predict``'s batches, adaptation and the two-stage path all run it).
+
+    Args:
+        model: a network: ``trimap_input``, ``device`` and a call on tensors (see :func:`check_network_inputs`).
+        images: float32 (H, W, 3) arrays in [0, 1] (as :func:`prepare_inputs` returns them); sizes may differ.
+        trimaps: uint8 (H, W) {0, 128, 255} arrays, one per image, or Nones (trimap-free models).
+        max_side: the network sees each image bounded by it (see the module doc).
+        batch_size: images of one network size run together, this many at a time (results equal one-by-one runs:
+            a batch never needs padding).
+        on_batch: optional callback ``(images_done, images_total)`` after each batch.
+
+    Returns:
+        one float32 (H, W) alpha in [0, 1] per image, at its own size, the known-region rule applied.
+    """
+    alphas: list[np.ndarray | None] = [None] * len(images)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, img in enumerate(images):
+        groups.setdefault(network_size(*img.shape[:2], max_side), []).append(i)
+    done = 0
+    for size, indices in groups.items():
+        for start in range(0, len(indices), max(1, batch_size)):
+            chunk = indices[start:start + max(1, batch_size)]
+            xs, ts = zip(*(resize_to_network(images[i], trimaps[i], size) for i in chunk))
+            x = torch.stack(xs)
+            t = torch.stack(ts) if trimaps[chunk[0]] is not None else None
+            out_sizes = [tuple(images[i].shape[:2]) for i in chunk]
+            if all(s == out_sizes[0] for s in out_sizes):
+                batch = list(run_network(model, x, t, out_sizes[0]))
+            else:  # one network size, several original sizes: resize each back on its own
+                batch = [run_network(model, x[k:k + 1], None if t is None else t[k:k + 1], s)[0]
+                         for k, s in enumerate(out_sizes)]
+            for i, alpha in zip(chunk, batch):
+                alphas[i] = apply_known_region(alpha, trimaps[i])
+            done += len(chunk)
+            if on_batch is not None:
+                on_batch(done, len(images))
+    return alphas

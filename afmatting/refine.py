@@ -2,15 +2,16 @@
 
 The variables are the trimap's unknown pixels only; the known pixels are fixed at 0 or 1. The energy is::
 
-    E(α) = αᵀ L α  +  λ Σ_unknown (α_i − p_i)²  [ + β Σ_pairs |(α_i − α_j) − d_ij| ]
+    E(α) = αᵀ L α  +  λ Σ_unknown (α_i − p_i)²
 
 * ``αᵀ L α``: the closed-form matting Laplacian (Levin et al. 2008; :mod:`afmatting.laplacian`), the classical
   colour-line prior, built only over the 3×3 windows that touch the unknown region.
 * ``λ Σ (α − p)²``: a weak pull towards the network's matte ``p``. This is where what the network learned without
   labels enters: where the colour lines are ambiguous (similar foreground and background colours), the pull decides.
-* optional ``β ·`` DDC, the paper's loss restricted to the pairs that touch the unknown region
-  (:mod:`afmatting.ddc_band`), minimised by iteratively reweighted least squares. Measured on alphamatting it does not
-  improve on the first two terms (the network, trained with DDC, already carries it), so it is off by default.
+
+A DDC term (the paper's loss on the pairs touching the unknown region, by IRLS) was measured on alphamatting and does
+not improve on these two terms (the network, trained with DDC, already carries it); it lives in
+``benchmarks/baselines/refine_ddc.py`` as a baseline.
 
 The quadratic part is one sparse symmetric positive definite system over the unknown pixels, solved by conjugate
 gradients with a Jacobi preconditioner. CG only propagates information a few pixels per iteration, so the solve runs
@@ -34,7 +35,7 @@ from .laplacian import DEFAULT_EPSILON, laplacian_stencil, restrict_to_unknown
 from .processing import resize_tensor
 from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
-__all__ = ["RefineSettings", "check_refine_inputs", "refine_alpha", "solve_level", "level_sizes"]
+__all__ = ["RefineSettings", "check_refine_inputs", "level_sizes", "level_system", "refine_alpha", "solve_level"]
 
 #: λ, the pull towards the network's matte (chosen on alphamatting Trimap1: see docs/results.md, refinement sweep)
 DEFAULT_PRIOR_WEIGHT = 3e-5
@@ -47,8 +48,6 @@ DEFAULT_SCALES = (0.25, 0.5, 1.0)
 DEFAULT_REFINE_MAX_SIDE = 1024
 #: levels whose short side would be below this are skipped
 MIN_LEVEL_SIDE = 32
-#: IRLS smoothing of |r| for the optional DDC term: |r| is replaced by r² / (2 max(|r0|, δ)) around r0
-IRLS_DELTA = 0.01
 
 
 @dataclass(frozen=True)
@@ -58,32 +57,26 @@ class RefineSettings:
     Attributes:
         prior_weight: λ, the pull towards the network's matte (per pixel, relative to the Laplacian's scale).
         laplacian_weight: weight of the matting Laplacian (0 leaves it out).
-        ddc_weight: β, weight of the DDC term (0: off; sums over pairs, not a mean).
-        kernel_size: DDC window side K.
         epsilon: the Laplacian's covariance regulariser.
         scales: working-size fractions solved coarse to fine.
         max_side: long side of the finest level (None: full size).
         tolerance: CG stops at this relative residual; max_iterations: or after this many iterations (per level).
-        irls_iterations: reweighting rounds when the DDC term is on.
     """
 
     prior_weight: float = DEFAULT_PRIOR_WEIGHT
     laplacian_weight: float = 1.0
-    ddc_weight: float = 0.0
-    kernel_size: int = 11
     epsilon: float = DEFAULT_EPSILON
     scales: tuple = DEFAULT_SCALES
     max_side: int | None = DEFAULT_REFINE_MAX_SIDE
     tolerance: float = 1e-4
     max_iterations: int = DEFAULT_MAX_ITERATIONS
-    irls_iterations: int = 3
 
     def check(self) -> "RefineSettings":
         if not self.prior_weight > 0:
             raise AFMattingError(f"refine prior_weight must be > 0 (it keeps the system well posed), got "
                                  f"{self.prior_weight}.")
-        if self.laplacian_weight < 0 or self.ddc_weight < 0:
-            raise AFMattingError("refine laplacian_weight and ddc_weight must be >= 0.")
+        if self.laplacian_weight < 0:
+            raise AFMattingError("refine laplacian_weight must be >= 0.")
         if self.max_side is not None and self.max_side < MIN_LEVEL_SIDE:
             raise AFMattingError(f"refine max_side must be at least {MIN_LEVEL_SIDE}, got {self.max_side}.")
         for scale in self.scales:
@@ -104,25 +97,31 @@ def level_sizes(height: int, width: int, scales=DEFAULT_SCALES, max_side: int | 
     return sizes
 
 
-def _ddc_system(image, unknown, known_alpha, kernel_size):
-    """Residuals of the band's DDC pairs as r = B x + c over the unknown pixels x."""
-    from .ddc_band import ddc_band_pairs
+def level_system(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray,
+                 settings: RefineSettings = RefineSettings()):
+    """The quadratic part of the energy over the unknown pixels of one level: ``E = xᵀ A x − 2 bᵀ x + const``.
 
-    pairs = ddc_band_pairs(image, unknown, kernel_size)
-    position = np.full(unknown.size, -1, dtype=np.int64)
-    position[np.flatnonzero(unknown)] = np.arange(int(unknown.sum()))
-    pi, pj = position[pairs.first], position[pairs.second]
-    rows = np.arange(len(pi))
-    free_i, free_j = pi >= 0, pj >= 0
-    B = sp.csr_matrix(
-        (np.concatenate([np.ones(free_i.sum()), -np.ones(free_j.sum())]),
-         (np.concatenate([rows[free_i], rows[free_j]]), np.concatenate([pi[free_i], pj[free_j]]))),
-        shape=(len(pi), len(position[position >= 0])),
-    )
-    flat_known = known_alpha.ravel()
-    c = np.where(free_i, 0.0, flat_known[pairs.first]) - np.where(free_j, 0.0, flat_known[pairs.second]) \
-        - pairs.distance
-    return B, c
+    Args:
+        image: float (h, w, 3) RGB in [0, 1]; trimap: uint8 (h, w) {0, 128, 255}; prior: float (h, w), the matte p.
+
+    Returns:
+        ``(unknown, known_alpha, A, b)``: bool (h, w) mask of the free pixels, float64 (h, w) alpha on the known
+        ones (1 on foreground), scipy CSR (m, m) and float64 (m,) over the m unknown pixels in row-major order.
+    """
+    unknown = trimap == UNKNOWN
+    known_alpha = (trimap == FOREGROUND).astype(np.float64)
+    m = int(unknown.sum())
+    lam = settings.prior_weight
+    matrix = lam * sp.identity(m, format="csr")
+    rhs = lam * np.asarray(prior, dtype=np.float64)[unknown]
+    if settings.laplacian_weight and m:
+        # windows centred on an unknown pixel or next to one are the only ones whose energy can change
+        centres = ndi.maximum_filter(unknown.view(np.uint8), size=3, mode="constant").astype(bool)
+        laplacian, pull = restrict_to_unknown(laplacian_stencil(image, centres, settings.epsilon), unknown,
+                                              known_alpha)
+        matrix = matrix + settings.laplacian_weight * laplacian
+        rhs = rhs - settings.laplacian_weight * pull
+    return unknown, known_alpha, matrix, rhs
 
 
 def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start: np.ndarray | None = None,
@@ -137,44 +136,20 @@ def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start:
     Returns:
         (alpha float64 (h, w) in [0, 1], equal to the trimap on its known pixels; CG iterations used).
     """
-    unknown = trimap == UNKNOWN
-    known_alpha = (trimap == FOREGROUND).astype(np.float64)
+    unknown, known_alpha, matrix, rhs = level_system(image, trimap, prior, settings)
     if not unknown.any():
         return known_alpha, 0
-    m = int(unknown.sum())
-    p = np.asarray(prior, dtype=np.float64)[unknown]
-    x = p.copy() if start is None else np.asarray(start, dtype=np.float64)[unknown]
-    lam = settings.prior_weight
-    matrix = lam * sp.identity(m, format="csr")
-    rhs = lam * p
-    if settings.laplacian_weight:
-        # windows centred on an unknown pixel or next to one are the only ones whose energy can change
-        centres = ndi.maximum_filter(unknown.view(np.uint8), size=3, mode="constant").astype(bool)
-        laplacian, pull = restrict_to_unknown(laplacian_stencil(image, centres, settings.epsilon), unknown,
-                                              known_alpha)
-        matrix = matrix + settings.laplacian_weight * laplacian
-        rhs = rhs - settings.laplacian_weight * pull
+    x = np.asarray(prior if start is None else start, dtype=np.float64)[unknown]
     iterations = [0]
 
     def count(_):
         iterations[0] += 1
 
-    if not settings.ddc_weight:
-        # float32 halves the memory traffic of each sparse product; the CG tolerance is far above its precision
-        matrix, rhs, x = matrix.astype(np.float32), rhs.astype(np.float32), x.astype(np.float32)
-        preconditioner = sp.diags((1.0 / matrix.diagonal()).astype(matrix.dtype))
-        x, _ = spla.cg(matrix, rhs, x0=x, rtol=settings.tolerance, maxiter=settings.max_iterations,
-                       M=preconditioner, callback=count)
-    else:
-        B, c = _ddc_system(np.asarray(image, dtype=np.float32), unknown, known_alpha, settings.kernel_size)
-        B_squared_t = B.multiply(B).T.tocsr()
-        for _ in range(settings.irls_iterations):
-            # |r| ≤ r² / (2|r0|) + |r0| / 2, equal at r0: minimise the quadratic bound, then move r0 (IRLS)
-            weight = settings.ddc_weight / (2.0 * np.maximum(np.abs(B @ x + c), IRLS_DELTA))
-            operator = spla.LinearOperator((m, m), matvec=lambda v, wt=weight: matrix @ v + B.T @ (wt * (B @ v)))
-            preconditioner = sp.diags(1.0 / (matrix.diagonal() + B_squared_t @ weight))
-            x, _ = spla.cg(operator, rhs - B.T @ (weight * c), x0=x, rtol=settings.tolerance,
-                           maxiter=settings.max_iterations, M=preconditioner, callback=count)
+    # float32 halves the memory traffic of each sparse product; the CG tolerance is far above its precision
+    matrix, rhs, x = matrix.astype(np.float32), rhs.astype(np.float32), x.astype(np.float32)
+    preconditioner = sp.diags((1.0 / matrix.diagonal()).astype(matrix.dtype))
+    x, _ = spla.cg(matrix, rhs, x0=x, rtol=settings.tolerance, maxiter=settings.max_iterations,
+                   M=preconditioner, callback=count)
     alpha = known_alpha.copy()
     alpha[unknown] = np.clip(x, 0.0, 1.0)
     return alpha, iterations[0]
@@ -215,6 +190,7 @@ def refine_alpha(
     settings: RefineSettings | None = None,
     *,
     on_level=None,
+    solve=solve_level,
 ) -> np.ndarray:
     """Refine a network's matte with the colour-line prior, coarse to fine; no labels involved.
 
@@ -224,6 +200,7 @@ def refine_alpha(
         alpha: float32 (H, W) in [0, 1], the network's matte (the prior and the starting point).
         settings: :class:`RefineSettings` (default: ``RefineSettings()``).
         on_level: optional callback ``(level_index, n_levels, cg_iterations)`` after each level (progress).
+        solve: the per-level solver, :func:`solve_level`'s signature (the benchmarks' baselines pass variants).
 
     Returns:
         float32 (H, W) in [0, 1]; 0 on the trimap's background, 1 on its foreground.
@@ -241,7 +218,7 @@ def refine_alpha(
         level_trimap = _resize(trimap.astype(np.float32), size, "nearest").astype(np.uint8)
         level_prior = _resize(start_full, size)
         start = level_prior if solution is None else _resize(solution.astype(np.float32), size)
-        solution, iterations = solve_level(_resize(image, size), level_trimap, level_prior, start, settings)
+        solution, iterations = solve(_resize(image, size), level_trimap, level_prior, start, settings)
         if on_level is not None:
             on_level(index, len(sizes), iterations)
     if tuple(sizes[-1]) == (h, w):

@@ -9,8 +9,9 @@
 3. the trimap model mattes the image with that trimap, and :func:`afmatting.refine.refine_alpha` refines the result
    on the image itself (no labels).
 
-``predict(model, image)`` runs this for trimap-free models when ``two_stage`` is on (the default for the bundled
-trimap-free model); ``two_stage=False`` keeps the single network, the fast option.
+``predict(model, image, trimap_model=...)`` runs this for trimap-free models (``two_stage=False`` keeps the single
+network, the fast option); the models arrive as arguments (:func:`afmatting.loading.load_matter` pairs the bundled
+ones).
 """
 
 from __future__ import annotations
@@ -21,40 +22,14 @@ from typing import Callable
 import numpy as np
 
 from .auto_trimap import auto_trimap
-from .bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
-from .errors import AFMattingError, CheckpointError
-from .model import AFMatting
-from .processing import apply_known_region, network_size, prepare_inputs, resize_to_network, run_network
+from .errors import AFMattingError
+from .processing import network_alphas, prepare_inputs
 from .refine import refine_alpha
 from .result import MattingResult
 from .saliency import bundled_segmenter
 
 #: long side at which the trimap-free network looks for the subject (see the module doc)
 DEFAULT_FIRST_STAGE_SIDE = 640
-
-_bundled_trimap_model = {}
-
-
-def uses_two_stage_by_default(model) -> bool:
-    """Whether ``predict`` runs the two-stage path for this trimap-free model when not told: for the bundled
-    trimap-free model, whose trimap partner ships beside it, and for a model ``afmatting finetune`` tuned from it
-    (its first stage, specialised to the user's photos)."""
-    return DEFAULT_TRIMAP_FREE_MODEL in (getattr(model, "bundled_name", None), getattr(model, "finetuned_from", None))
-
-
-def bundled_trimap_model(device=None):
-    """The bundled trimap model (loaded once per process and device), the default second stage."""
-    key = str(device) if device is not None else "cpu"
-    if key not in _bundled_trimap_model:
-        if resolve_bundled(DEFAULT_TRIMAP_MODEL) is None:
-            raise CheckpointError(
-                f"The two-stage trimap-free path needs the bundled trimap model '{DEFAULT_TRIMAP_MODEL}', which is not "
-                f"installed; pass trimap_model=..., or two_stage=False for the trimap-free network alone."
-            )
-        model = AFMatting.from_pretrained(DEFAULT_TRIMAP_MODEL)
-        _bundled_trimap_model[key] = model.to(device) if device is not None else model
-    return _bundled_trimap_model[key]
-
 
 def default_refiner(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Per-image refinement with the library's defaults: float32 (H, W, 3), uint8 (H, W), float32 (H, W) -> float32
@@ -63,12 +38,9 @@ def default_refiner(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) ->
 
 
 def matte_once(model, image: np.ndarray, trimap: np.ndarray | None, max_side: int | None) -> np.ndarray:
-    """One network pass: float32 (H, W, 3) image (+ uint8 (H, W) trimap for trimap models) -> float32 (H, W) alpha
-    in [0, 1] at the image's size, the network seeing the image bounded by ``max_side`` (known-region rule applied)."""
-    size = network_size(*image.shape[:2], max_side)
-    x, t = resize_to_network(image, trimap, size)
-    alpha = run_network(model, x[None], None if t is None else t[None], tuple(image.shape[:2]))[0]
-    return apply_known_region(alpha, trimap)
+    """One network pass (:func:`afmatting.processing.network_alphas`): float32 (H, W, 3) image (+ uint8 (H, W)
+    trimap for trimap models) -> float32 (H, W) alpha in [0, 1] at the image's size (known-region rule applied)."""
+    return network_alphas(model, [image], [trimap], max_side)[0]
 
 
 def resolve_saliency(saliency):
@@ -86,31 +58,28 @@ def two_stage_predict(
     free_model,
     image,
     *,
-    trimap_model=None,
+    trimap_model,
     first_stage_side: int | None = DEFAULT_FIRST_STAGE_SIDE,
     max_side: int | None = None,
     refine: bool = True,
-    refiner: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
     saliency: bool | str | Callable[[np.ndarray], np.ndarray] | None = "auto",
-    trimap_options: dict | None = None,
 ):
     """Matte one image without a trimap, in two stages (see the module doc).
 
     Args:
         free_model: a trimap-free :class:`~afmatting.model.AFMatting`.
         image: a path, bytes, PIL image or numpy array (anything :func:`afmatting.io.load_image` reads).
-        trimap_model: a trimap-input model for stage 3; default the bundled ``afmatting/lite0-trimap``.
+        trimap_model: a trimap-input network for stage 3 (:func:`afmatting.loading.load_matter` pairs the bundled
+            trimap-free model with the bundled ``afmatting/lite0-trimap``).
         first_stage_side: long side (pixels) at which the trimap-free network sees the image (never above
             ``max_side``); None: full size.
         max_side: long side bound of the trimap model's input (the alpha always comes back at full size).
         refine: refine the trimap model's matte on the image (stage 3's second half).
-        refiner: ``(image, trimap, alpha) -> alpha`` replacing the default :func:`default_refiner`.
         saliency: a salient-object mask averaged with the first stage's matte before the trimap is built (it picks
             the subject better than either alone: whole-image SAD 33.5 against 41.7 without it, see
             docs/results.md). ``"auto"`` (default): the bundled U²-Net-p where onnxruntime is installed
             (``afmatting[onnx]``), else none; True: the bundled one, an error without onnxruntime; False / None:
             none; or a callable ``image float32 (H, W, 3) -> mask float32 (H, W) in [0, 1]``.
-        trimap_options: keyword arguments for :func:`afmatting.auto_trimap.auto_trimap`.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W) in [0, 1], ``.trimap`` the automatic trimap, and in ``.extra``
@@ -118,8 +87,6 @@ def two_stage_predict(
     """
     if free_model.trimap_input:
         raise AFMattingError("The two-stage path starts from a trimap-free model; this one needs a trimap.")
-    if trimap_model is None:
-        trimap_model = bundled_trimap_model(free_model.device)
     if not trimap_model.trimap_input:
         raise AFMattingError("trimap_model must be a trimap-input model (the second stage mattes with the trimap).")
     side = first_stage_side
@@ -139,8 +106,7 @@ def two_stage_predict(
             raise AFMattingError(f"saliency returned shape {mask.shape}; expected the image's {matte.shape}.")
         matte = 0.5 * (matte + np.clip(mask, 0.0, 1.0))
     timings["first_stage_seconds"] = time.perf_counter() - start
-    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
-                              refiner=refiner, trimap_options=trimap_options)
+    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine)
     result.extra.update(first_stage_alpha=first, **timings)
     return result
 
@@ -164,7 +130,9 @@ def matte_from_prior(
         image: float32 (H, W, 3) RGB in [0, 1] (already prepared by :func:`afmatting.processing.prepare_inputs`).
         prior: float32 (H, W) in [0, 1]: where the subject is.
         trimap_model: a trimap-input model.
-        max_side, refine, refiner, trimap_options: as in :func:`two_stage_predict`.
+        max_side, refine: as in :func:`two_stage_predict`.
+        refiner: ``(image, trimap, alpha) -> alpha`` replacing the default :func:`default_refiner`.
+        trimap_options: keyword arguments for :func:`afmatting.auto_trimap.auto_trimap`.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, seconds per step in ``.extra``.

@@ -17,7 +17,6 @@ Importable: :func:`load_alphamatting`, :func:`evaluate_model_dir`, :func:`evalua
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -27,15 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))  # the library of this checkout, also when not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
 
 from afmatting.data import folder_examples, read_alpha_value, read_image_value, read_trimap_value  # noqa: E402
 from afmatting.errors import AFMattingError  # noqa: E402
 from afmatting.evaluation import evaluate_trimaps, markdown_table  # noqa: E402
 from afmatting.processing import DEFAULT_MAX_SIDE, max_side_argument  # noqa: E402
+from benchmarks.common import PROJECT_ROOT, SHARED_DATA, classical_matte, import_pymatting  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 DEFAULT_ROOT = SHARED_DATA / "alphamatting"
 TRIMAPS = ("trimap1", "trimap2")
 CLASSICAL = {"cf": "closed-form matting", "knn": "KNN matting"}
@@ -82,6 +80,27 @@ class MatteFunction:
 
     def predict(self, image, trimap=None, **_):
         return self.matte(np.asarray(image, dtype=np.float32), trimap)
+
+
+class AdamRefined:
+    """A trimap-input model whose matte is then refined by the earlier Adam refinement
+    (:func:`benchmarks.baselines.refine_adam.refine_alpha_adam`, ``steps`` per level): the recorded ``refine_steps``
+    rows."""
+
+    trimap_input = True
+
+    def __init__(self, model, steps: int):
+        self.model, self.steps = model, int(steps)
+
+    def predict(self, image, trimap=None, **kwargs):
+        from benchmarks.baselines.refine_adam import refine_alpha_adam
+
+        result = self.model.predict(image, trimap=trimap, **{**kwargs, "refine": False})
+        start = time.perf_counter()
+        result.alpha = refine_alpha_adam(result.image, result.trimap, result.alpha, self.steps,
+                                         max_side=kwargs.get("max_side"), device=self.model.device)
+        result.extra.update(refine_steps=self.steps, refine_seconds=time.perf_counter() - start)
+        return result
 
 
 def _score(model, root, trimaps, limit, quiet: bool, **evaluate_kwargs):
@@ -131,48 +150,22 @@ def evaluate_model_dir(
     model = AFMatting.from_pretrained(str(model_dir))
     if (adapt_steps or refine_steps) and not model.trimap_input:
         raise AFMattingError(f"adapt_steps / refine_steps need a trimap-input model; '{model_dir}' is trimap-free.")
-    options = {"adapt_steps": int(adapt_steps), "refine_steps": int(refine_steps)}
-    predict_kwargs = {k: v for k, v in options.items() if v}
+    predict_kwargs = {"adapt_steps": int(adapt_steps)} if adapt_steps else {}
     if model.trimap_input:
         predict_kwargs["refine"] = bool(refine)
+    if refine_steps:
+        model = AdamRefined(model, refine_steps)
     results, rows = _score(model, root, trimaps, limit, quiet, max_side=max_side, device=device,
                            predict_kwargs=predict_kwargs)
     return (results, rows) if return_rows else results
 
 
-def _import_pymatting():
-    try:
-        import pymatting
-    except ImportError:
-        raise ImportError(
-            "The classical rows need pymatting, a benchmark-only dependency (not installed with afmatting): "
-            "run `.venv/bin/pip install pymatting`."
-        ) from None
-    return pymatting
-
-
 def classical_matte_fn(method: str):
-    """``(image float (H, W, 3), trimap uint8 (H, W)) -> alpha float64 (H, W)`` with pymatting's default settings."""
+    """``(image float (H, W, 3), trimap uint8 (H, W)) -> alpha float64 (H, W)`` with pymatting's default settings
+    (:func:`benchmarks.common.classical_matte`: numba kernels compiled beforehand, not timed)."""
     if method not in CLASSICAL:
         raise AFMattingError(f"method must be one of {tuple(CLASSICAL)}, got '{method}'.")
-    pymatting = _import_pymatting()
-    solver = pymatting.estimate_alpha_cf if method == "cf" else pymatting.estimate_alpha_knn
-
-    def matte(image, tri):
-        # pymatting prints preconditioner warnings (ichol retrying with a shift) to stdout: keep the table clean
-        with contextlib.redirect_stdout(sys.stderr):
-            return solver(np.asarray(image, dtype=np.float64), tri.astype(np.float64) / 255.0)
-
-    return matte
-
-
-def _warm_up(matte) -> None:
-    """Compile pymatting's numba kernels on a tiny image so the first timed image does not pay for it."""
-    rng = np.random.default_rng(0)
-    image = rng.random((24, 24, 3))
-    tri = np.full((24, 24), 128, dtype=np.uint8)
-    tri[:, :6], tri[:, -6:] = 0, 255
-    matte(image, tri)
+    return classical_matte(method)
 
 
 def evaluate_classical(
@@ -187,7 +180,6 @@ def evaluate_classical(
     """Score pymatting's closed-form (``"cf"``) or KNN (``"knn"``) matting; same result format as
     :func:`evaluate_model_dir`. The numba JIT compile is done on a tiny image first and not timed."""
     matte = classical_matte_fn(method)
-    _warm_up(matte)
     results, rows = _score(MatteFunction(matte), root, trimaps, limit, quiet, max_side=None)
     return (results, rows) if return_rows else results
 
@@ -195,9 +187,9 @@ def evaluate_classical(
 def evaluate_ddc_solver(root=DEFAULT_ROOT, trimaps=TRIMAPS, steps: int = 200, *, limit: int | None = None,
                         return_rows: bool = False, quiet: bool = True):
     """Score the paper's objective as a per-image solver with no network: known + DDC minimised by
-    :func:`afmatting.refine_adam.refine_alpha_adam` from a flat start (0.5 on the unknown pixels). Same format as
+    :func:`benchmarks.baselines.refine_adam.refine_alpha_adam` from a flat start (0.5 on the unknown pixels). Same format as
     :func:`evaluate_model_dir`; it shows what the trained network adds to the loss alone."""
-    from afmatting.refine_adam import refine_alpha_adam as refine_alpha
+    from benchmarks.baselines.refine_adam import refine_alpha_adam as refine_alpha
     from afmatting.trimap import trimap_to_float
 
     def matte(image, tri):
@@ -274,7 +266,7 @@ def main(argv=None) -> int:
         print(f"alphamatting folder not found: {root}", file=sys.stderr)
         return 2
     if args.classical:
-        _import_pymatting()  # fail before any model runs
+        import_pymatting()  # fail before any model runs
 
     started = time.time()
     table_rows = []
@@ -291,7 +283,7 @@ def main(argv=None) -> int:
                            "adapt_steps": args.adapt, "refine_steps": args.refine, "results": results,
                            "per_image": rows})
     for method in args.classical:
-        version = _import_pymatting().__version__
+        version = import_pymatting().__version__
         results, rows = evaluate_classical(method, root, args.trimaps, limit=args.limit, return_rows=True,
                                            quiet=not args.verbose)
         table_rows.append({"label": f"{CLASSICAL[method]} (pymatting {version})", "kind": "classical",

@@ -31,12 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
+from benchmarks.common import reset_peak_memory, status_kib  # noqa: E402
 
 KERNEL = 11
 
@@ -71,25 +74,6 @@ def ours_precomputed_ddc(image, alpha, neighbours, kernel_size=KERNEL):
     from afmatting.losses import ddc_loss
 
     return ddc_loss(image, alpha, kernel_size=kernel_size, neighbours=neighbours)
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-
-
-def _hwm_kib() -> int:
-    with open("/proc/self/status") as fh:
-        return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1))
-
-
-def _reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def run_case(method: str, size: int, batch: int, device: str, repeats: int, threads: int | None, what: str) -> dict:
@@ -139,10 +123,10 @@ def run_case(method: str, size: int, batch: int, device: str, repeats: int, thre
             sync()
             result["peak_mib"] = (torch.cuda.max_memory_allocated(dev) - before) / 2**20
         else:
-            exact = _reset_hwm()
-            before = _rss_kib()
+            exact = reset_peak_memory()
+            before = status_kib("VmRSS")
             result["loss"] = step(image, alpha)
-            peak_kib = _hwm_kib() if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            peak_kib = status_kib("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             result["peak_mib"] = (peak_kib - before) / 1024
         return result
 

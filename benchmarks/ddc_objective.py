@@ -11,22 +11,20 @@ training longer or by test-time refinement) cannot be expected to move the matte
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))  # the library of this checkout, also when not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
 
 from afmatting.data import folder_examples  # noqa: E402
 from afmatting.io import load_image, load_matte  # noqa: E402
 from afmatting.losses import ddc_loss, find_similar_neighbours  # noqa: E402
 from afmatting.processing import alpha_to_tensor, image_to_tensor  # noqa: E402
 from afmatting.trimap import load_trimap, trimap_to_float  # noqa: E402
+from benchmarks.common import SHARED_DATA  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 DEFAULT_ROOT = SHARED_DATA / "alphamatting"
 
 

@@ -33,11 +33,11 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from afmatting import AFMatting  # noqa: E402
 from afmatting.data import folder_examples, trimap_seed_for  # noqa: E402
 from afmatting.evaluation import evaluate  # noqa: E402
 from afmatting.finetune import finetune  # noqa: E402
 from afmatting.io import load_matte  # noqa: E402
+from afmatting.loading import load_matter  # noqa: E402
 from afmatting.processing import to_uint8  # noqa: E402
 from afmatting.trimap import alpha_to_trimap  # noqa: E402
 
@@ -99,7 +99,8 @@ def main(argv=None) -> int:
         report = finetune(train_images, trimaps, tuned_dir, base=BASE, steps=args.steps, val_images=held_images)
         print(report.table())
         results["finetune"] = {"seconds": report.seconds, "before": report.before, "after": report.after}
-    models = {"bundled": AFMatting.from_pretrained(BASE), "tuned": AFMatting.from_pretrained(tuned_dir)}
+    # each with the bundled trimap model as its second stage: the tuned folder records its base (finetune.json)
+    models = {"bundled": load_matter(BASE), "tuned": load_matter(str(tuned_dir))}
     sets = {"am2k_held_out": am2k_examples(trimaps, HELD_OUT),
             "alphamatting": folder_examples(ALPHAMATTING, trimap_dir="trimap1", limit=args.limit)}
     for path in ("two_stage", "network"):

@@ -28,24 +28,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's afmatting, not an installed copy
-SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
+from benchmarks.common import PROJECT_ROOT, SHARED_DATA, status_kib  # noqa: E402
+
 GIB = 2**30
-
-
-def _status_kib(field: str) -> int:
-    """A field of /proc/self/status (VmRSS, VmHWM) in KiB."""
-    with open("/proc/self/status") as fh:
-        return int(re.search(rf"{field}:\s+(\d+)", fh.read()).group(1))
 
 
 def write_test_photo(path: Path, megapixels: float) -> tuple[int, int]:
@@ -75,7 +67,7 @@ def measure_child(path: str, model_name: str, max_side: int, tile_size: int | No
     import torch
 
     torch.set_num_threads(threads)
-    from afmatting import AFMatting, foreground
+    from afmatting import foreground, load_matter
     from afmatting import result as result_module
 
     if tile_size is not None:
@@ -85,15 +77,15 @@ def measure_child(path: str, model_name: str, max_side: int, tile_size: int | No
             return original(*args, tile_size=tile_size, **kwargs)
 
         result_module.estimate_foreground = with_tile_size  # what MattingResult.foreground calls
-    model = AFMatting.from_pretrained(model_name)
+    model = load_matter(model_name)  # the bundled trimap-free model: its two-stage path, as predict runs it
     model.predict(np.full((64, 64, 3), 0.5, np.float32), max_side=max_side).cutout()  # warm-up
-    baseline = _status_kib("VmRSS")
+    baseline = status_kib("VmRSS")
     start = time.perf_counter()
     result = model.predict(path, max_side=max_side)
     cutout = result.cutout()
     cutout.save(io.BytesIO(), format="PNG", compress_level=1)
     seconds = time.perf_counter() - start
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     h, w = result.alpha.shape
     return {"height": h, "width": w, "baseline_kib": baseline, "peak_kib": peak, "seconds": seconds}
 
@@ -103,7 +95,7 @@ def run_case(path: Path, args) -> dict:
            "--threads", str(args.threads)]
     if args.tile_size is not None:
         cmd += ["--tile-size", str(args.tile_size)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"case {path.name} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -13,7 +13,7 @@ Rows:
   network;
 * ``laplacian, flat prior``: the band solver with a flat 0.5 matte instead of the network's (what the network adds);
 * ``+ DDC`` (``--ddc``, first ``--ddc-limit`` images): the default solver with the DDC term added (what DDC adds);
-* ``adam 100`` / ``band DDC`` (``--adam-limit`` images): today's-before gradient refinement (``refine_steps=100``)
+* ``adam 100`` / ``band DDC`` (``--adam-limit`` images): today's-before gradient refinement (``benchmarks/baselines/refine_adam.py``, 100 steps)
   against the band solver of the same known + DDC objective (IRLS, pull to the network's matte, no Laplacian).
 ``--sweep`` re-solves with other prior weights λ (Trimap1, network predictions reused).
 """
@@ -21,43 +21,27 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
 
 from afmatting import AFMatting  # noqa: E402
 from afmatting.data import folder_examples, read_alpha_value, read_image_value, read_trimap_value  # noqa: E402
 from afmatting.metrics import compute_metrics, mean_metrics  # noqa: E402
 from afmatting.refine import RefineSettings, refine_alpha  # noqa: E402
-from afmatting.refine_adam import refine_alpha_adam  # noqa: E402
+from benchmarks.baselines.refine_adam import refine_alpha_adam  # noqa: E402
+from benchmarks.baselines.refine_ddc import refine_alpha_ddc  # noqa: E402
+from benchmarks.common import SHARED_DATA, classical_matte  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("AFMATTING_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 KEYS = ("SAD", "MSE", "Grad", "Conn")
 #: β of the ``+ DDC`` row (sums over pairs; the Laplacian's scale) and of the ``band DDC`` row
 DDC_WEIGHT = 1e-4
-BAND_DDC = RefineSettings(laplacian_weight=0.0, ddc_weight=1e-2, prior_weight=1e-4)
-
-
-def closed_form():
-    import pymatting
-
-    def matte(image, trimap):
-        with contextlib.redirect_stdout(sys.stderr):  # pymatting prints preconditioner retries
-            return pymatting.estimate_alpha_cf(image.astype(np.float64), trimap.astype(np.float64) / 255.0)
-
-    rng = np.random.default_rng(0)  # compile the numba kernels before timing
-    tri = np.full((24, 24), 128, np.uint8)
-    tri[:, :6], tri[:, -6:] = 0, 255
-    matte(rng.random((24, 24, 3)), tri)
-    return matte
+BAND_DDC = dict(settings=RefineSettings(laplacian_weight=0.0, prior_weight=1e-4), ddc_weight=1e-2)
 
 
 def timed(fn, *args, **kwargs):
@@ -68,7 +52,7 @@ def timed(fn, *args, **kwargs):
 
 def run(root, trimaps, limit, ddc, ddc_limit, adam_limit, sweep):
     model = AFMatting.from_pretrained("afmatting/lite0-trimap")
-    cf = closed_form()
+    cf = classical_matte("cf")
     rows = {}  # (trimap, row) -> list of per-image dicts
 
     def add(trimap_name, row, name, alpha, gt, trimap, seconds, cf_seconds):
@@ -91,7 +75,7 @@ def run(root, trimaps, limit, ddc, ddc_limit, adam_limit, sweep):
             alpha, t = timed(refine_alpha, image, trimap, flat)
             add(trimap_name, "laplacian, flat prior (no network)", name, alpha, gt, trimap, t, t_cf)
             if ddc and index < ddc_limit:
-                alpha, t = timed(refine_alpha, image, trimap, net.alpha, RefineSettings(ddc_weight=DDC_WEIGHT))
+                alpha, t = timed(refine_alpha_ddc, image, trimap, net.alpha, ddc_weight=DDC_WEIGHT)
                 add(trimap_name, f"default + DDC (β={DDC_WEIGHT:g}), first {ddc_limit}", name, alpha, gt, trimap,
                     t + t_net, t_cf)
                 add(trimap_name, f"default, first {ddc_limit}", name, result.alpha, gt, trimap, t_default, t_cf)
@@ -99,7 +83,7 @@ def run(root, trimaps, limit, ddc, ddc_limit, adam_limit, sweep):
                 alpha, t = timed(refine_alpha_adam, image, trimap, net.alpha, 100)
                 add(trimap_name, f"adam 100 steps/level, first {adam_limit}", name, alpha, gt, trimap, t + t_net,
                     t_cf)
-                alpha, t = timed(refine_alpha, image, trimap, net.alpha, BAND_DDC)
+                alpha, t = timed(refine_alpha_ddc, image, trimap, net.alpha, **BAND_DDC)
                 add(trimap_name, f"band DDC solver, first {adam_limit}", name, alpha, gt, trimap, t + t_net, t_cf)
                 add(trimap_name, f"network, first {adam_limit}", name, net.alpha, gt, trimap, t_net, t_cf)
             if sweep and trimap_name == trimaps[0]:

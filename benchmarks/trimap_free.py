@@ -18,7 +18,6 @@ and timed per image (seconds, and seconds scaled to 0.5 MP by pixel count), all 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import sys
@@ -27,16 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
 
 from afmatting.auto_trimap import auto_trimap  # noqa: E402
 from afmatting.data import read_alpha  # noqa: E402
 from afmatting.errors import DatasetError  # noqa: E402
 from afmatting.io import load_image  # noqa: E402
 from afmatting.metrics import compute_metrics, mean_metrics  # noqa: E402
+from benchmarks.common import SHARED_DATA, closed_form  # noqa: E402
 
-DEFAULT_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "alphamatting"
+DEFAULT_ROOT = SHARED_DATA / "alphamatting"
 TABLE_METRICS = ("SAD", "MSE", "Grad", "Conn")
 #: the pixel count the per-image time is normalised to (the issue's target: 3 s per 0.5 MP image)
 REFERENCE_PIXELS = 500_000
@@ -61,19 +60,6 @@ def load_photos(root=DEFAULT_ROOT, limit: int | None = None) -> list[tuple[str, 
     return out
 
 
-def closed_form(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """pymatting's closed-form matting: float (H, W, 3), uint8 trimap (H, W) -> float32 (H, W) in [0, 1]."""
-    from pymatting import estimate_alpha_cf
-
-    has_bg, has_fg = (trimap == 0).any(), (trimap == 255).any()
-    if not (has_bg and has_fg):  # one known label (or none): the Laplacian's minimiser is that constant
-        return np.full(trimap.shape, 1.0 if has_fg else 0.0, np.float32)
-    # pymatting prints preconditioner retries to stdout: keep the table clean
-    with contextlib.redirect_stdout(sys.stderr):
-        out = estimate_alpha_cf(np.asarray(image, np.float64), trimap.astype(np.float64) / 255.0)
-    return np.clip(out, 0, 1).astype(np.float32)
-
-
 def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, list[dict]]:
     """Run ``matte_fn(image) -> alpha`` on every photo; whole-image metrics and times, means and per-image rows."""
     rows = []
@@ -93,12 +79,12 @@ def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, 
 
 def build_rows(first_stage_side: int | None = None):
     """``{row label: image -> alpha}`` for the rows named in the module doc."""
-    from afmatting import AFMatting
+    from afmatting import load_matter
     from afmatting.saliency import bundled_segmenter
-    from afmatting.two_stage import DEFAULT_FIRST_STAGE_SIDE, bundled_trimap_model, two_stage_predict
+    from afmatting.two_stage import DEFAULT_FIRST_STAGE_SIDE, two_stage_predict
 
-    free = AFMatting.from_pretrained("afmatting/lite0-trimap-free")
-    trimap_model = bundled_trimap_model()
+    matter = load_matter("afmatting/lite0-trimap-free")
+    free, trimap_model = matter.model, matter.trimap_model
     side = first_stage_side or DEFAULT_FIRST_STAGE_SIDE
     # the default path has the bundled U2-Net-p mask where onnxruntime is installed; the other rows leave it out
     saliencies = {" without U2-Net-p": None}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse
 import torch
 
 torch.set_num_threads(int(os.environ.get("AFMATTING_TEST_THREADS", min(2, os.cpu_count() or 1))))
@@ -65,3 +66,20 @@ def two_colour_case(h=48, w=64):
     trimap[xx < boundary - 8] = 0
     trimap[xx >= boundary + 8] = 255
     return image, trimap, gt
+
+
+def stencil_to_sparse(stencil: np.ndarray, radius: int = 1) -> scipy.sparse.csr_matrix:
+    """The full (H·W, H·W) sparse matrix of a Laplacian stencil (tiny images: dense checks of the solver)."""
+    from afmatting.laplacian import laplacian_offsets
+
+    n, h, w = stencil.shape
+    rows, cols, vals = [], [], []
+    ys, xs = np.mgrid[0:h, 0:w]
+    for k, (dy, dx) in enumerate(laplacian_offsets(radius)):
+        ok = (ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w) & (stencil[k] != 0)
+        rows.append((ys * w + xs)[ok])
+        cols.append(((ys + dy) * w + xs + dx)[ok])
+        vals.append(stencil[k][ok])
+    return scipy.sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w)
+    )

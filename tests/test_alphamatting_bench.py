@@ -128,6 +128,7 @@ def test_classical_without_pymatting_says_how_to_install(monkeypatch):
         bench.classical_matte_fn("poisson")
 
 
+@pytest.mark.e2e
 def test_ddc_solver_row_scores_the_loss_alone(root, tmp_path):
     """The no-network row: known + DDC minimised from a flat start, on a downscaled copy of GT01 (kept in tmp)."""
     small = tmp_path / "am"
@@ -142,6 +143,7 @@ def test_ddc_solver_row_scores_the_loss_alone(root, tmp_path):
     assert results["trimap1"]["SAD"] < 0.5 * compute_metrics(flat, gt, trimap)["SAD"]
 
 
+@pytest.mark.e2e
 def test_ddc_objective_table(root, capsys):
     objective = import_script("benchmarks/ddc_objective.py", "bench_ddc_objective")
     assert objective.main(["--root", str(root), "--limit", "1"]) == 0

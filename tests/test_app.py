@@ -287,6 +287,7 @@ def test_uploaded_trimap_goes_into_the_painter_and_a_new_photo_clears_it(service
 
 
 def test_progress_reports_real_stages(service, files):
+    """A fake progress callback records what a client's progress bar shows (gr.Progress gets the same calls)."""
     events = []
     service.matte(files["photo"], load_trimap(files["trimap"]), max_side=512,
                   progress=lambda fraction, stage: events.append((fraction, stage)))
@@ -294,8 +295,8 @@ def test_progress_reports_real_stages(service, files):
     fractions = [fraction for fraction, _ in events]
     assert fractions == sorted(fractions) and 0.0 <= fractions[0] and fractions[-1] <= 1.0
     assert stages[0] == "Reading the photo" and "Running the network" in stages
-    levels = [s for s in stages if s.startswith("Refining the edges (level")]
-    assert levels and levels[-1].endswith(f"of {len(levels)})")  # one event per refinement level
+    refining = [f for f, s in events if s.startswith("Refining the edges")]
+    assert len(refining) >= 3 and refining[-1] > refining[0]  # start, each refinement level, end
     assert "Estimating the foreground colours" in stages and stages[-1] == "Writing the results"
     # the handler passes them to a gr.Progress-like callable as (fraction, desc=...)
     seen = []
@@ -461,6 +462,7 @@ def client(served):
     return Client(served, verbose=False)
 
 
+@pytest.mark.e2e
 def test_client_matte_without_and_with_trimap(client, files):
     from gradio_client import handle_file
 
@@ -475,6 +477,7 @@ def test_client_matte_without_and_with_trimap(client, files):
     assert (alpha[trimap == 0] == 0).all() and (alpha[trimap == 255] == 255).all()
 
 
+@pytest.mark.e2e
 def test_client_matte_with_every_option(client, service, model_dirs, files):
     from gradio_client import handle_file
 
@@ -516,26 +519,7 @@ def test_client_matte_with_every_option(client, service, model_dirs, files):
     np.testing.assert_array_equal(alpha, np.asarray(expected.alpha_image()))
 
 
-def test_client_sees_progress_events_during_a_job(client, files):
-    from gradio_client import handle_file
-
-    # the astronaut example with its trimap at full resolution: refinement levels take long enough to be seen
-    job = client.submit(handle_file(str(ASSETS_DIR / "astronaut.jpg")), handle_file(str(ASSETS_DIR / "astronaut_trimap.png")),
-                        max_side=2048, api_name="/matte")
-    descriptions = []
-    while not job.done():
-        for unit in job.status().progress_data or []:
-            if unit.desc not in descriptions:
-                descriptions.append(unit.desc)
-        time.sleep(0.002)
-    assert Image.open(job.result()[0]).size == Image.open(ASSETS_DIR / "astronaut.jpg").size
-    known = ["Reading the photo", "Running the network", "Estimating the foreground colours", "Writing the results"]
-    assert descriptions, "no progress event reached the client"
-    assert all(d in known or d.startswith("Refining the edges") for d in descriptions), descriptions
-    # refinement, the longest stage here, reports itself level by level
-    assert any(d.startswith("Refining the edges (level") for d in descriptions), descriptions
-
-
+@pytest.mark.e2e
 def test_readme_client_snippet_runs(served, files, tmp_path):
     """The gradio_client snippet of space/README.md, run against the served app (Space id -> local URL)."""
     import re
@@ -551,6 +535,7 @@ def test_readme_client_snippet_runs(served, files, tmp_path):
     assert Image.open(namespace["composite_png"]).mode == "RGB"
 
 
+@pytest.mark.e2e
 def test_client_bad_uploads_are_reported_and_the_app_keeps_serving(client, files):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -577,6 +562,7 @@ def _stage_space(tmp_path) -> Path:
     return dest
 
 
+@pytest.mark.e2e
 def test_space_folder_is_complete(tmp_path):
     import yaml
 
@@ -624,7 +610,7 @@ def test_space_requirements_are_pinned_cpu_only_and_match_the_tested_versions():
         assert version(name).split("+")[0] == pinned.split("+")[0], name
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("entry", ["app.py", "space"])
 def test_served_from_the_command_line(entry, model_dirs, files, tmp_path):
     """`python app.py` as a user runs it (and the Space's app.py in the uploaded layout): host and port from

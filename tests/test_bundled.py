@@ -79,6 +79,7 @@ def test_trimap_model_gives_clear_foreground_and_background(trimap_model):
     assert alpha[unknown].std() > 0.15
 
 
+@pytest.mark.e2e
 def test_cli_picks_the_default_model(tmp_path, monkeypatch):
     from afmatting import cli
     from afmatting.model import AFMatting as Model

@@ -71,6 +71,7 @@ def test_max_side_full_resolution_and_bad_values(tmp_path, model_dirs, rng, caps
         assert "--max-side" in err and "full" in err and "Traceback" not in err
 
 
+@pytest.mark.e2e
 def test_module_entry_point(tmp_path, model_dirs, rng):
     import subprocess
     import sys
@@ -83,22 +84,22 @@ def test_module_entry_point(tmp_path, model_dirs, rng):
     assert (tmp_path / "o" / "p0_alpha.png").exists()
 
 
-@pytest.mark.slow
-def test_bundled_trimap_free_default_is_two_stage_and_no_refine_switches_it_off(tmp_path):
+@pytest.mark.e2e
+def test_bundled_trimap_free_default_is_two_stage_and_single_stage_switches_it_off(tmp_path):
     from pathlib import Path
 
-    from afmatting import AFMatting
+    from afmatting import load_matter
     from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, resolve_bundled
 
     if resolve_bundled(DEFAULT_TRIMAP_FREE_MODEL) is None:
         pytest.skip("bundled models not installed")
     cat = Path(__file__).resolve().parents[1] / "afmatting" / "assets" / "cat.jpg"
     assert main(["matte", str(cat), "--out", str(tmp_path / "two"), "--max-side", "256", "--quiet"]) == 0
-    assert main(["matte", str(cat), "--out", str(tmp_path / "one"), "--max-side", "256", "--no-refine",
+    assert main(["matte", str(cat), "--out", str(tmp_path / "one"), "--max-side", "256", "--single-stage",
                  "--quiet"]) == 0
     two = np.asarray(Image.open(tmp_path / "two" / "cat_alpha.png"))
     one = np.asarray(Image.open(tmp_path / "one" / "cat_alpha.png"))
-    model = AFMatting.from_pretrained(DEFAULT_TRIMAP_FREE_MODEL)
+    model = load_matter(DEFAULT_TRIMAP_FREE_MODEL)
     assert np.array_equal(one, model.predict(str(cat), max_side=256, two_stage=False).alpha_image())
     assert np.array_equal(two, model.predict(str(cat), max_side=256).alpha_image())
     assert not np.array_equal(one, two)

@@ -17,7 +17,7 @@ from afmatting import AFMatting
 from afmatting.cli import main as cli_main
 from afmatting.errors import DatasetError
 from afmatting.finetune import FINETUNE_RECORD, finetune, pair_inputs, split_holdout
-from afmatting.two_stage import uses_two_stage_by_default
+from afmatting.loading import load_matter
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(backbone="test_vit", detail_widths=(8, 16, 16), fusion_widths=(32, 16, 16, 8), neck_width=32,
@@ -78,9 +78,10 @@ def test_a_model_tuned_from_the_bundled_trimap_free_model_keeps_the_two_stage_de
     folder = tmp_path / "tuned"
     bundled.save_pretrained(folder)
     (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "afmatting/lite0-trimap-free"}))
-    assert uses_two_stage_by_default(AFMatting.from_pretrained(folder))
+    matter = load_matter(str(folder))
+    assert matter.trimap_model is not None and matter.trimap_model.trimap_input  # the bundled second stage
     (folder / FINETUNE_RECORD).unlink()
-    assert not uses_two_stage_by_default(AFMatting.from_pretrained(folder))
+    assert load_matter(str(folder)).trimap_model is None  # a plain folder: the network alone
 
 
 def run_cli(args, capsys) -> tuple[int, list[str]]:

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from afmatting.errors import AFMattingError
-from afmatting.laplacian import laplacian_stencil, restrict_to_unknown, stencil_to_sparse
+from afmatting.laplacian import laplacian_stencil, restrict_to_unknown
+
+from .conftest import stencil_to_sparse
 
 
 def dense_laplacian(image, window_mask=None, epsilon=1e-7):

@@ -413,7 +413,9 @@ def test_alpha_supervised_losses():
     assert gradient_loss(gt + 0.1, gt).item() == pytest.approx(0.0, abs=1e-6)
     assert laplacian_loss(gt + 0.1, gt).item() > 0
     # tiny sizes work (pyramid stops at 1 px)
-    assert laplacian_loss(torch.rand(1, 1, 1, 3), torch.rand(1, 1, 1, 3)).item() >= 0
+    tiny = torch.tensor([[[[0.0, 0.5, 1.0]]]])
+    assert laplacian_loss(tiny, tiny).item() == 0.0
+    assert laplacian_loss(tiny, 1 - tiny).item() > 0.1
     assert gradient_loss(torch.rand(1, 1, 1, 1), torch.rand(1, 1, 1, 1)).item() == 0.0
     assert alpha_loss(pred, gt, gradient_weight=1.0).item() == pytest.approx(
         (alpha_l1_loss(pred, gt) + laplacian_loss(pred, gt) + gradient_loss(pred, gt)).item(), rel=1e-6

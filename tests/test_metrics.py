@@ -1,7 +1,6 @@
 """DIM-reference metrics: hand-computed cases, identities, and a direct port of the reference Grad filter."""
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -172,11 +171,13 @@ def test_empty_region_and_mean():
     assert mean_metrics([m, {"SAD": 2.0, "MSE": 4.0, "MAD": 1.0, "Grad": 0.0, "Conn": 0.0}])["MSE"] == 4.0
 
 
-def test_one_megapixel_is_fast():
+def test_one_megapixel_metrics_match_their_definitions():
+    """A 1 MP matte (its speed is measured by benchmarks/metrics.py, not asserted here)."""
     rng = np.random.default_rng(2)
     yy, xx = np.mgrid[:1000, :1000]
     gt = np.clip((400 - np.hypot(yy - 500, xx - 500)) / 30 + 0.5, 0, 1)
     pred = np.clip(gt + rng.normal(0, 0.05, gt.shape), 0, 1)
-    start = time.perf_counter()
-    compute_metrics(pred, gt)
-    assert time.perf_counter() - start < 2.0  # ~0.2 s on a laptop core; generous for loaded CI
+    m = compute_metrics(pred, gt)
+    assert m["SAD"] == pytest.approx(np.abs(pred - gt).sum() / 1000, rel=1e-4)
+    assert m["MSE"] == pytest.approx(((pred - gt) ** 2).mean() * 1000, rel=1e-4)
+    assert all(np.isfinite(m[k]) and m[k] > 0 for k in ("Grad", "Conn"))

@@ -145,6 +145,7 @@ def _write_hf_cache(cache, repo_id, src_dir):
     (repo / "refs" / "main").write_text(commit)
 
 
+@pytest.mark.e2e
 def test_load_from_hf_cache_offline(tmp_path, tiny_vit):
     tiny_vit.save_pretrained(tmp_path / "m")
     cache = tmp_path / "hub"

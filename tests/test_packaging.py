@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # a subprocess with the optional stacks hidden
+
 ROOT = Path(__file__).resolve().parents[1]
 
 HIDDEN = ("gradio", "gradio_client", "accelerate", "datasets", "tensorboard")
@@ -34,7 +38,7 @@ model = AFMatting(backbone="test_vit", trimap_input=True, fusion_widths=(32, 16,
 image = np.random.default_rng(0).random((40, 50, 3), dtype=np.float32)
 trimap = np.full((40, 50), 128, np.uint8)
 trimap[:, :10], trimap[:, -10:] = 0, 255
-result = afmatting.predict(model, image, trimap=trimap, refine_steps=2)
+result = afmatting.predict(model, image, trimap=trimap, refine=True)
 assert result.alpha.shape == (40, 50) and result.cutout().mode == "RGBA"
 assert not [m for m in sys.modules if m.split(".")[0] in {HIDDEN!r}]
 try:

@@ -5,12 +5,11 @@ import pytest
 import scipy.sparse as sp
 
 from afmatting import AFMattingError
-from afmatting.ddc_band import band_ddc_sum, ddc_band_pairs
-from afmatting.laplacian import laplacian_stencil, stencil_to_sparse
+from afmatting.laplacian import laplacian_stencil
 from afmatting.metrics import compute_metrics
 from afmatting.refine import RefineSettings, level_sizes, refine_alpha, solve_level
 
-from .conftest import shared_path, two_colour_case
+from .conftest import shared_path, stencil_to_sparse, two_colour_case
 
 
 def test_recovers_a_colour_edge_from_a_flat_start():
@@ -44,17 +43,6 @@ def test_level_solution_is_the_minimiser_of_the_energy():
     b = 1e-2 * prior.ravel()[u] - L[np.ix_(u, ~u)] @ known[~u]
     expected = np.clip(np.linalg.solve(A, b), 0, 1)
     np.testing.assert_allclose(got.ravel()[u], expected, atol=1e-6)
-
-
-def test_ddc_term_lowers_the_ddc_objective():
-    image, trimap, gt = two_colour_case(32, 40)
-    rng = np.random.default_rng(1)
-    start = np.where(trimap == 128, rng.random(trimap.shape), trimap / 255.0).astype(np.float32)
-    pairs = ddc_band_pairs(image, trimap == 128)
-    plain, _ = solve_level(image, trimap, start, settings=RefineSettings(laplacian_weight=0, prior_weight=1e-3))
-    with_ddc, _ = solve_level(image, trimap, start,
-                              settings=RefineSettings(laplacian_weight=0, prior_weight=1e-3, ddc_weight=1.0))
-    assert band_ddc_sum(pairs, with_ddc) < 0.5 * band_ddc_sum(pairs, plain)
 
 
 def test_no_seam_where_the_unknown_band_ends():

@@ -7,6 +7,7 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors import safe_open
 
@@ -19,6 +20,7 @@ SMOKE = str(ROOT / "train" / "configs" / "smoke.yaml")
 driver = import_script("benchmarks/reproduce_gpu.py", "afm_reproduce_gpu")
 
 
+@pytest.mark.e2e
 def test_rows_train_side_by_side_with_one_step_count(tmp_path):
     runs, out = tmp_path / "runs", tmp_path / "out"
     driver.main(["--rows", "known+ddc", "trimap-free+ddc", "--budget_s", "240", "--probe_steps", "4", "--margin_s", "5",

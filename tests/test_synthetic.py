@@ -1,7 +1,5 @@
 """Procedural matting data: determinism, a genuinely soft alpha, valid trimaps, folder and save_to_disk round trips."""
 
-import time
-
 import numpy as np
 
 from afmatting.data import convert_folder, load_matting_dataset
@@ -20,9 +18,7 @@ def test_render_is_deterministic_and_seeds_differ():
 
 
 def test_dataset_has_soft_alpha_and_valid_trimaps():
-    start = time.perf_counter()
     ds = make_synthetic_dataset(12, 4, size=128, seed=0)
-    assert time.perf_counter() - start < 10  # ~1 s normally
     assert len(ds["train"]) == 12 and len(ds["validation"]) == 4
     assert ds["train"].column_names == ["image", "trimap", "alpha", "name"]
     for row in ds["train"]:

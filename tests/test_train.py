@@ -20,6 +20,8 @@ SMOKE = str(ROOT / "train" / "configs" / "smoke.yaml")
 
 train = import_script("train/train.py", "afm_train")
 
+pytestmark = pytest.mark.e2e  # training runs
+
 
 def run(tmp_path, name, *extra):
     out = tmp_path / name
@@ -238,3 +240,12 @@ def test_timm_layer_decay_does_not_reach_through_features_only():
     depth = 1 + max(int(n.split(".blocks.")[1].split(".")[0]) for n, _ in model.backbone.named_parameters()
                     if ".blocks." in n)
     assert ours == {1.0} | {0.65 ** k for k in range(1, depth + 2)}
+
+
+def test_paper_configs_share_their_recipe_through_base():
+    am2k = vars(train.parse_args(["--config", str(ROOT / "train" / "configs" / "am2k_vits_ddc.yaml")]))
+    p3m = vars(train.parse_args(["--config", str(ROOT / "train" / "configs" / "p3m_vits_ddc.yaml")]))
+    differing = {key for key in am2k if am2k[key] != p3m[key]}
+    assert differing == {"config", "dataset", "val_split", "output_dir"}
+    assert am2k["backbone"] == "vitmatte_small_patch16.dino" and am2k["max_steps"] == 5625
+    assert am2k["learning_rate"] == p3m["learning_rate"] == 5e-4 and am2k["val_region"] == p3m["val_region"] == "whole"

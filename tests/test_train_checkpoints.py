@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from afmatting.errors import TrainingConfigError
+from afmatting.training import checkpoints as checkpoints_module
 
 from .conftest import import_script
+
+pytestmark = pytest.mark.e2e  # training runs, killed and resumed
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "train" / "configs" / "smoke.yaml")
@@ -56,14 +59,14 @@ def test_kill_while_saving_leaves_latest_resumable(tmp_path, caplog):
     # the cut-off save is a hidden partial folder; the only checkpoint-<step> is the complete one
     assert sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith(".")) == ["checkpoint-2"]
     assert (checkpoints / ".checkpoint-4.partial").is_dir()
-    assert train.latest_complete_checkpoint(checkpoints).name == "checkpoint-2"
+    assert checkpoints_module.latest_complete_checkpoint(checkpoints).name == "checkpoint-2"
 
     train.main(COMMON + ["--output_dir", str(out), "--resume_from_checkpoint", "latest"])
     assert json.loads((out / "train_summary.json").read_text())["steps"] == 6
     names = sorted(p.name for p in checkpoints.iterdir())
     assert names == ["checkpoint-2", "checkpoint-4", "checkpoint-6"]  # the partial folder was replaced
     for name in names:
-        assert train.checkpoint_problem(checkpoints / name) is None
+        assert checkpoints_module.checkpoint_problem(checkpoints / name) is None
 
 
 def test_latest_skips_an_incomplete_newer_checkpoint_with_a_warning(tmp_path, caplog):
@@ -75,13 +78,13 @@ def test_latest_skips_an_incomplete_newer_checkpoint_with_a_warning(tmp_path, ca
     # version, or an interrupted copy)
     bad = checkpoints / "checkpoint-6"
     shutil.copytree(good, bad)
-    (bad / train.COMPLETE_MARKER).unlink()
+    (bad / checkpoints_module.COMPLETE_MARKER).unlink()
     weights = bad / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    assert "model.safetensors" in train.checkpoint_problem(bad)
+    assert "model.safetensors" in checkpoints_module.checkpoint_problem(bad)
 
     warnings = []
-    assert train.latest_complete_checkpoint(checkpoints, warn=warnings.append) == good
+    assert checkpoints_module.latest_complete_checkpoint(checkpoints, warn=warnings.append) == good
     assert len(warnings) == 1 and "checkpoint-6" in warnings[0]
 
     # through the command line: resumes from step 4 (and trains on to 6) instead of crashing
@@ -95,10 +98,10 @@ def test_marker_catches_a_truncated_file_and_explicit_incomplete_checkpoint_is_r
     out = tmp_path / "run"
     train.main(COMMON + ["--output_dir", str(out), "--max_steps", "2"])
     folder = out / "checkpoints" / "checkpoint-2"
-    assert train.checkpoint_problem(folder) is None
+    assert checkpoints_module.checkpoint_problem(folder) is None
     optimizer = folder / "optimizer.bin"
     optimizer.write_bytes(optimizer.read_bytes()[:100])
-    assert "optimizer.bin" in train.checkpoint_problem(folder)
+    assert "optimizer.bin" in checkpoints_module.checkpoint_problem(folder)
     with pytest.raises(TrainingConfigError, match="incomplete") as raised:
         train.main(COMMON + ["--output_dir", str(out), "--resume_from_checkpoint", str(folder)])
     assert "checkpoint-2" in str(raised.value)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from afmatting import AFMatting
+from afmatting import load_matter
 from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, resolve_bundled
 from afmatting.errors import AFMattingError
 from afmatting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
@@ -20,10 +20,12 @@ def photo(rng):
     return np.clip(np.where(disc, 0.9, 0.1) + rng.normal(0, 0.03, (40, 56, 3)), 0, 1).astype(np.float32)
 
 
-def test_predict_keeps_the_single_network_for_other_models(tiny_vit, photo):
+def test_predict_without_a_trimap_model_is_the_single_network(tiny_vit, tiny_cnn_trimap, photo):
     result = tiny_vit.predict(photo)
     assert result.trimap is None and "two_stage" not in result.extra
-    assert np.array_equal(result.alpha, tiny_vit.predict(photo, two_stage=False).alpha)
+    assert np.array_equal(result.alpha, tiny_vit.predict(photo, trimap_model=tiny_cnn_trimap, two_stage=False).alpha)
+    # given a trimap model, the two-stage path is the default
+    assert tiny_vit.predict(photo, trimap_model=tiny_cnn_trimap).extra["two_stage"]
 
 
 def test_two_stage_result(tiny_vit, tiny_cnn_trimap, photo):
@@ -59,25 +61,31 @@ def test_two_stage_refuses_bad_combinations(tiny_vit, tiny_cnn_trimap, photo):
         tiny_cnn_trimap.predict(photo, trimap=np.full(photo.shape[:2], 128, np.uint8), two_stage=True)
     with pytest.raises(AFMattingError, match="trimap_model"):
         two_stage_predict(tiny_vit, photo, trimap_model=tiny_vit)
+    with pytest.raises(AFMattingError, match="trimap_model"):
+        tiny_vit.predict(photo, two_stage=True)
     with pytest.raises(AFMattingError, match="trimap-free"):
         tiny_vit.predict(photo, trimap=np.full(photo.shape[:2], 128, np.uint8), two_stage=True,
                          trimap_model=tiny_cnn_trimap)
 
 
 @pytest.mark.slow
-def test_bundled_trimap_free_model_runs_two_stage_by_default():
+def test_bundled_trimap_free_pipeline_runs_two_stage_by_default():
     if resolve_bundled(DEFAULT_TRIMAP_FREE_MODEL) is None:
         pytest.skip("bundled models not installed")
     from pathlib import Path
 
-    model = AFMatting.from_pretrained(DEFAULT_TRIMAP_FREE_MODEL)
+    matter = load_matter(DEFAULT_TRIMAP_FREE_MODEL)
+    assert matter.trimap_model is not None and matter.trimap_model.trimap_input
     cat = Path(__file__).resolve().parents[1] / "afmatting" / "assets" / "cat.jpg"
-    result = model.predict(str(cat), max_side=256)
+    result = matter.predict(str(cat), max_side=256)
     assert result.extra["two_stage"] and result.trimap is not None
-    assert model.predict(str(cat), max_side=256, two_stage=False).trimap is None
+    alone = matter.predict(str(cat), max_side=256, two_stage=False)
+    assert alone.trimap is None
+    # the network alone is the bare network's predict
+    assert np.array_equal(alone.alpha, matter.model.predict(str(cat), max_side=256).alpha)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_stage_beats_the_network_alone_on_real_photos():
     """Whole-image SAD on two alphamatting photos (downscaled for speed) where the network alone keeps background."""
     from PIL import Image
@@ -87,7 +95,7 @@ def test_two_stage_beats_the_network_alone_on_real_photos():
     from afmatting.metrics import compute_metrics
 
     root = shared_path("alphamatting")
-    model = AFMatting.from_pretrained(DEFAULT_TRIMAP_FREE_MODEL)
+    model = load_matter(DEFAULT_TRIMAP_FREE_MODEL)
     single, two = 0.0, 0.0
     for name in ("GT02", "GT05"):
         image = load_image(root / "image" / f"{name}.png")

@@ -34,11 +34,6 @@ from afmatting.training.config import config_problem
 
 # the pieces of the loop, re-exported for the tests and for scripts that import this file
 from afmatting.training.batches import EpochSeededDataset, epoch_repeats  # noqa: F401
-from afmatting.training.checkpoints import (  # noqa: F401
-    COMPLETE_MARKER,
-    checkpoint_problem,
-    latest_complete_checkpoint,
-)
 from afmatting.training.objective import compute_losses  # noqa: F401
 from afmatting.training.optim import lr_multiplier, parameter_groups  # noqa: F401
 
@@ -53,6 +48,22 @@ def _yaml_value(text: str):
     return value
 
 
+def read_config(path: Path, seen: tuple = ()) -> dict:
+    """A YAML config as a dict; a ``base: other.yaml`` key (relative to this file's folder) is read first and this
+    file's keys override it (the AM-2K and P3M recipes share ``paper_vits_ddc.yaml``)."""
+    if path.resolve() in seen:
+        sys.exit(f"error: config '{path}' includes itself through 'base'")
+    if not path.exists():
+        sys.exit(f"error: config file '{path}' does not exist")
+    loaded = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(loaded, dict):
+        sys.exit(f"error: config file '{path}' is not a mapping of keys to values")
+    base = loaded.pop("base", None)
+    if base is None:
+        return loaded
+    return {**read_config(path.parent / str(base), seen + (path.resolve(),)), **loaded}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     """DEFAULTS, then the ``--config`` YAML file, then ``--key value`` overrides; bad values exit with a usage error."""
     pre = argparse.ArgumentParser(add_help=False)
@@ -63,7 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         path = Path(known.config)
         if not path.exists():
             sys.exit(f"error: config file '{path}' does not exist")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = read_config(path)
         unknown = sorted(set(loaded) - set(DEFAULTS))
         if unknown:
             sys.exit(f"error: unknown keys in {path}: {unknown}. Known keys: {sorted(DEFAULTS)}")

@@ -5,9 +5,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from ..bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, available_bundled_models, resolve_bundled
+from ..bundled import (
+    DEFAULT_TRIMAP_FREE_MODEL,
+    DEFAULT_TRIMAP_MODEL,
+    available_bundled_models,
+    resolve_bundled,
+    trimap_partner,
+)
 from ..errors import CheckpointError, InvalidTrimapError
-from ..hub import cached_or_reachable, resolve_source
+from ..loading import Matter, load_model
 from .config import DemoConfig
 
 #: the model box's default: pick the trimap-free or the trimap model depending on whether a trimap was given
@@ -91,33 +97,27 @@ class ModelStore:
         return "Models — " + "; ".join(parts)
 
     def load(self, name: str):
-        """The model called ``name`` (bundled name, local directory, Hub id or .onnx file), loaded once and cached."""
-        from ..model import AFMatting
-
+        """The network called ``name`` (see :func:`afmatting.loading.load_model`), loaded once and cached."""
         name = name.strip()
         with self._lock:
             if name in self._models:
                 self._models.move_to_end(name)
                 return self._models[name]
-            if name.lower().endswith(".onnx"):  # an exported model, run by onnxruntime
-                from ..onnx_model import OnnxMattingModel
-
-                model = OnnxMattingModel(name, device=self.config.device)
-            else:
-                source = resolve_source(name)
-                if isinstance(source, str):  # a Hub id: answer at once when it cannot load now
-                    source = cached_or_reachable(source)
-                model = AFMatting.from_pretrained(source)
-                if self.config.device:
-                    model.to(self.config.device)
-            model.eval()
+            model = load_model(name, self.config.device)
             self._models[name] = model
             while len(self._models) > self.keep:
                 self._models.popitem(last=False)
             return model
 
-    def resolve(self, choice: str | None, has_trimap: bool):
-        """The model that serves a request: ``choice`` (AUTO, a bundled name, a folder or a Hub id)."""
+    def matter(self, name: str) -> Matter:
+        """The pipeline of model ``name``: its network and, for the bundled trimap-free model, its trimap partner
+        (:data:`afmatting.bundled.TRIMAP_PARTNERS`)."""
+        model = self.load(name)
+        partner = None if model.trimap_input else trimap_partner(name.strip())
+        return Matter(model, self.load(partner) if partner is not None else None)
+
+    def resolve(self, choice: str | None, has_trimap: bool) -> Matter:
+        """The pipeline that serves a request: ``choice`` (AUTO, a bundled name, a folder or a Hub id)."""
         choice = (choice or AUTO).strip() or AUTO
         if choice == AUTO:
             if has_trimap:
@@ -127,7 +127,7 @@ class ModelStore:
                         + (": remove the trimap to matte the photo alone." if self.image_model else
                            f". {NO_MODEL_MESSAGE}")
                     )
-                return self.load(self.trimap_model)
+                return self.matter(self.trimap_model)
             if self.image_model is None:
                 if self.trimap_model is not None:
                     raise InvalidTrimapError(
@@ -135,12 +135,12 @@ class ModelStore:
                         f"(no trimap-free model is available)."
                     )
                 raise CheckpointError(NO_MODEL_MESSAGE)
-            return self.load(self.image_model)
+            return self.matter(self.image_model)
         known = {value for _, value in self.choices()}
         if choice not in known and not self.config.allow_custom_models:
             raise CheckpointError(f"'{choice}' is not one of the models this app offers (it serves only its listed "
                                   f"models; typed folders and Hub ids need --allow-custom-models).")
-        model = self.load(choice)
+        model = self.matter(choice)
         if model.trimap_input and not has_trimap:
             raise InvalidTrimapError(
                 f"The model '{choice}' needs a trimap: upload one, or paint foreground / unknown / background on "

@@ -16,7 +16,6 @@ from PIL import Image
 from ..errors import AFMattingError
 from ..io import image_size, load_image
 from ..processing import check_max_side
-from ..refine import refine_alpha
 from ..result import MattingResult
 from ..trimap import load_trimap
 from .auto import trimap_from_matte
@@ -85,32 +84,31 @@ class MattingService:
         """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None.
 
         ``max_side``: as in :mod:`afmatting.processing`, or CONFIGURED for the app's configured resolution.
-        ``refine``: with a trimap, refine the network's matte by :func:`afmatting.refine.refine_alpha`; without
-        one, it is the refinement inside the bundled trimap-free model's two-stage path (:mod:`afmatting.two_stage`). The result's foreground colours are computed here too, so the stages report progress.
+        ``refine``: ``predict``'s switch (with a trimap, the network's matte is refined; without one, the second
+        matte of the bundled trimap-free model's two-stage path). ``predict`` reports its stages through
+        ``on_progress``; the result's foreground colours are computed here too, so that stage is reported.
         """
         progress = progress or _no_progress
         max_side = self._max_side(max_side)
         progress(0.0, "Reading the photo")
         img = self.read_photo(image_path)
-        model = self.store.resolve(model_choice, has_trimap=trimap is not None)
-        refining = bool(refine) and model.trimap_input and trimap is not None
-        # the share of the bar each stage takes (measured: on a 1 MP photo refinement and the network are similar)
-        network_end = 0.45 if refining else 0.7
-        progress(0.05, "Running the network")
-        # without a trimap, predict's two-stage path (the bundled trimap-free model) refines inside; with one, the
-        # refinement runs below, in stages
-        result = model.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine) and trimap is None)
-        if refining:
-            progress(network_end, "Refining the edges")
-            start = time.perf_counter()
+        matter = self.store.resolve(model_choice, has_trimap=trimap is not None)
+        refining = bool(refine) and matter.trimap_input and trimap is not None
+        # the share of the bar each stage of predict takes (measured: on a 1 MP photo refinement and the network
+        # are similar); the foreground colours and writing take the rest
+        spans = {"adapt": (0.05, 0.45), "network": (0.05, 0.45 if refining else 0.7), "refine": (0.45, 0.85),
+                 "two_stage": (0.05, 0.85)}
+        labels = {"adapt": "Adapting the model", "network": "Running the network", "refine": "Refining the edges",
+                  "two_stage": "Matting in two stages (subject, trimap, edges)"}
 
-            def on_level(index: int, count: int, iterations: int) -> None:
-                progress(network_end + (0.85 - network_end) * (index + 1) / count,
-                         f"Refining the edges (level {index + 1} of {count})")
+        def on_progress(stage: str, fraction: float) -> None:
+            start, end = spans.get(stage, (0.05, 0.85))
+            label = labels.get(stage, stage)
+            progress(start + (end - start) * fraction, f"{label} ({round(100 * fraction)} %)" if 0 < fraction < 1
+                     else label)
 
-            result.alpha = refine_alpha(result.image, result.trimap, result.alpha, on_level=on_level)
-            result.extra.update(refined=True, refine_seconds=time.perf_counter() - start)
-        progress(0.85 if refining else network_end, "Estimating the foreground colours")
+        result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine), on_progress=on_progress)
+        progress(0.85 if refining or matter.trimap_model is not None else 0.7, "Estimating the foreground colours")
         result.foreground  # noqa: B018  (computed once here, so the stage is reported; cached for the outputs)
         progress(0.95, "Writing the results")
         result.name = _stem(image_path)
@@ -122,9 +120,9 @@ class MattingService:
         progress = progress or _no_progress
         progress(0.0, "Reading the photo")
         img = self.read_photo(image_path)
-        model = self.store.resolve(AUTO, has_trimap=False)
+        matter = self.store.resolve(AUTO, has_trimap=False)
         progress(0.1, "Running the network")
-        matte = model.predict(img, max_side=self._max_side(max_side), refine=False, two_stage=False).alpha
+        matte = matter.predict(img, max_side=self._max_side(max_side), refine=False, two_stage=False).alpha
         progress(0.9, "Drawing the trimap")
         return trimap_from_matte(matte)
 

@@ -11,6 +11,9 @@ import os
 import shutil
 from pathlib import Path
 
+__all__ = ["COMPLETE_MARKER", "checkpoint_problem", "checkpoint_step", "complete_checkpoints",
+           "latest_complete_checkpoint", "save_checkpoint_atomically"]
+
 #: written last into a checkpoint folder, listing every file with its size: a folder without it was cut off
 COMPLETE_MARKER = "checkpoint_complete.json"
 #: files accelerate always writes; checkpoints from before the marker existed are judged by these

@@ -1,4 +1,4 @@
-"""The earlier gradient refinement: Adam on known + DDC (afmatting.refine_adam), kept for comparison."""
+"""The earlier gradient refinement: Adam on known + DDC (benchmarks/baselines/refine_adam.py), a baseline."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch
 from afmatting import AFMattingError
 from afmatting.losses import ddc_loss
 from afmatting.metrics import compute_metrics
-from afmatting.refine_adam import level_sizes, refine_alpha_adam as refine_alpha
+from benchmarks.baselines.refine_adam import level_sizes, refine_alpha_adam as refine_alpha
 
 from .conftest import two_colour_case
 
@@ -16,11 +16,11 @@ from .conftest import two_colour_case
 def test_refinement_recovers_a_colour_edge_from_a_flat_start():
     image, trimap, gt = two_colour_case()
     start = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5)).astype(np.float32)
-    refined = refine_alpha(image, trimap, start, 150)
+    refined = refine_alpha(image, trimap, start, 40)  # 40 steps per level halve the error (150: a fifth of it)
     assert refined.dtype == np.float32 and refined.shape == gt.shape
     before = compute_metrics(start, gt, trimap)["SAD"]
     after = compute_metrics(refined, gt, trimap)["SAD"]
-    assert after < 0.2 * before
+    assert after < 0.6 * before
     assert (refined[trimap == 0] == 0).all() and (refined[trimap == 255] == 1).all()
 
     def loss(a):
@@ -57,16 +57,9 @@ def test_bad_inputs_are_refused_with_clear_messages():
         refine_alpha(image, trimap, gt, -1)
 
 
-def test_predict_with_refinement(tiny_cnn_trimap, tiny_vit):
+def test_refinement_of_a_network_matte_changes_the_band_and_keeps_the_known_pixels(tiny_cnn_trimap):
     image, trimap, _ = two_colour_case()
     plain = tiny_cnn_trimap.predict(image, trimap=trimap, refine=False)
-    refined = tiny_cnn_trimap.predict(image, trimap=trimap, refine_steps=5)
-    assert refined.extra["refine_steps"] == 5 and refined.extra["refine_seconds"] > 0
-    assert np.abs(refined.alpha - plain.alpha).max() > 1e-3
-    assert (refined.alpha[trimap == 0] == 0).all() and (refined.alpha[trimap == 255] == 1).all()
-    both = tiny_cnn_trimap.predict(image, trimap=trimap, adapt_steps=1, refine_steps=2)
-    assert both.extra["adapt_steps"] == 1 and both.extra["refine_steps"] == 2
-    with pytest.raises(AFMattingError, match="trimap-input"):
-        tiny_vit.predict(image, refine_steps=2)
-    with pytest.raises(AFMattingError, match=">= 0"):
-        tiny_cnn_trimap.predict(image, trimap=trimap, refine_steps=-3)
+    refined = refine_alpha(plain.image, plain.trimap, plain.alpha, 5)
+    assert np.abs(refined - plain.alpha).max() > 1e-3
+    assert (refined[trimap == 0] == 0).all() and (refined[trimap == 255] == 1).all()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from afmatting.ddc_band import band_ddc_sum, count_valid_pairs, ddc_band_pairs
+from benchmarks.baselines.ddc_band import band_ddc_sum, count_valid_pairs, ddc_band_pairs
 from afmatting.losses import ddc_loss
 from afmatting.neighbours import find_similar_neighbours
 

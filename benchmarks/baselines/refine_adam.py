@@ -1,7 +1,8 @@
 """The first test-time refinement: the alpha matte optimised by Adam under the known + DDC objective, no labels.
 
-Superseded by :mod:`afmatting.refine` (a band solver with a colour-line prior: better and about 10x faster); kept so
-the recorded ``refine_steps`` rows stay reproducible and as the baseline of ``benchmarks/refinement.py``.
+Superseded by :mod:`afmatting.refine` (a band solver with a colour-line prior: better and about 10x faster); kept
+outside the package so the recorded ``refine_steps`` rows stay reproducible and as the baseline of
+``benchmarks/refinement.py``.
 
 Where :mod:`afmatting.adapt` fine-tunes a copy of the network on one image, this leaves the network alone and solves
 the paper's objective per image, starting from the network's prediction: the unknown pixels' alphas are free
@@ -19,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import AFMattingError
-from .processing import alpha_to_tensor, check_max_side, image_to_tensor, resize_tensor, trimap_to_tensor
-from .refine import check_refine_inputs
-from .trimap import UNKNOWN
+from afmatting.errors import AFMattingError
+from afmatting.processing import alpha_to_tensor, check_max_side, image_to_tensor, resize_tensor, trimap_to_tensor
+from afmatting.refine import check_refine_inputs
+from afmatting.trimap import UNKNOWN
 
 #: working-size fractions of the coarse-to-fine solve
 DEFAULT_REFINE_SCALES = (0.125, 0.25, 0.5, 1.0)
@@ -59,7 +60,7 @@ def solve_level(image: torch.Tensor, trimap: torch.Tensor, alpha: torch.Tensor, 
     Returns:
         float32 (1, 1, h, w) in [0, 1]: the optimised alpha, equal to the trimap on its known pixels.
     """
-    from .losses import ddc_loss, find_similar_neighbours
+    from afmatting.losses import ddc_loss, find_similar_neighbours
 
     unknown = trimap == 0.5
     # Optimising logits keeps alpha in (0, 1) without clamping (a clamp would stop the gradient at the bounds).

@@ -17,8 +17,8 @@ import numpy as np
 import scipy.ndimage as ndi
 import torch
 
-from .errors import AFMattingError
-from .neighbours import NO_NEIGHBOUR, check_kernel_size, find_similar_neighbours
+from afmatting.errors import AFMattingError
+from afmatting.neighbours import NO_NEIGHBOUR, check_kernel_size, find_similar_neighbours
 
 __all__ = ["DDCPairs", "ddc_band_pairs", "band_ddc_sum", "count_valid_pairs"]
 
