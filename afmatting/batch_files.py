@@ -96,7 +96,8 @@ def plan_outputs(images: list[Path], out: Path, *, cutout: bool, overwrite: bool
 
     Raises OutputError when two inputs would write the same file (naming both), or when outputs exist and neither
     ``overwrite`` nor ``skip_existing`` is set (naming the first and how many). With ``skip_existing``, an image is
-    skipped when all its outputs exist. A symlink counts as an existing output.
+    skipped when all its outputs exist and redone when only some do (a run interrupted between its writes: the
+    outputs it left are replaced). A symlink counts as an existing output.
     """
     if overwrite and skip_existing:
         raise OutputError("Pass either --overwrite or --skip-existing, not both.")
@@ -116,7 +117,8 @@ def plan_outputs(images: list[Path], out: Path, *, cutout: bool, overwrite: bool
         if skip_existing and len(present) == len(paths):
             skipped.append(image)
             continue
-        existing.extend(present)
+        if not skip_existing:
+            existing.extend(present)
         todo.append((image, paths))
     if existing and not overwrite:
         raise OutputError(
@@ -126,17 +128,45 @@ def plan_outputs(images: list[Path], out: Path, *, cutout: bool, overwrite: bool
     return OutputPlan(todo=todo, skipped=skipped)
 
 
-def write_image_atomically(image, path: Path) -> None:
-    """Save a PIL image as PNG at ``path`` through a temporary file in the same folder and an atomic rename.
+def is_own_output(path: Path) -> bool:
+    """True for a file this tool writes (``<stem>_alpha.png``, ``<stem>_cutout.png``): never an input to matte."""
+    return path.name.endswith((ALPHA_SUFFIX, CUTOUT_SUFFIX))
 
-    The rename replaces whatever entry ``path`` is (a symlink included) instead of writing through it.
+
+def without_own_outputs(images: list[Path], out: Path) -> tuple[list[Path], list[Path]]:
+    """Split ``images`` into (inputs, dropped): the outputs of this tool lying in ``out`` are dropped, so a run whose
+    input folder is its output folder never mattes its previous outputs (``a_alpha_alpha.png``)."""
+    out_real = out.resolve()
+    dropped = [p for p in images if is_own_output(p) and p.resolve().parent == out_real]
+    return [p for p in images if p not in dropped], dropped
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_file_atomically(path: Path, write, suffix: str = ".partial") -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it onto ``path``.
+
+    ``write(binary_file)`` writes the content. The file gets the umask's normal mode (mkstemp's is 0600); the rename
+    replaces whatever entry ``path`` is (a symlink included) instead of writing through it, and on any failure or
+    interrupt the temporary file is removed and ``path`` is left as it was.
     """
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".png.partial", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=suffix, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_image_atomically(image, path: Path) -> None:
+    """Save a PIL image as PNG at ``path`` through :func:`write_file_atomically`."""
+    write_file_atomically(path, lambda f: image.save(f, format="PNG"), suffix=".png.partial")

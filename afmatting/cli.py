@@ -21,7 +21,13 @@ def cmd_matte(args) -> int:
     """Handler of ``afmatting matte``: matte every input, write ``<stem>_alpha.png`` (and ``_cutout.png``)."""
     from tqdm.auto import tqdm
 
-    from .batch_files import find_trimap, plan_outputs, prepare_output_folder, write_image_atomically
+    from .batch_files import (
+        find_trimap,
+        plan_outputs,
+        prepare_output_folder,
+        without_own_outputs,
+        write_image_atomically,
+    )
     from .io import list_images
 
     if args.adapt < 0:
@@ -41,6 +47,13 @@ def cmd_matte(args) -> int:
     # every output path is decided (collisions, existing files, a bad --out) before any work starts
     try:
         out = prepare_output_folder(args.out)
+        inputs, own_outputs = without_own_outputs(inputs, out)
+        if own_outputs and not args.quiet:
+            print(f"note: {len(own_outputs)} earlier output(s) in '{out}' (e.g. '{own_outputs[0].name}') are not "
+                  f"inputs", file=sys.stderr)
+        if not inputs:
+            print(f"error: no images found in {args.inputs} (only earlier outputs)", file=sys.stderr)
+            return 2
         plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
                             skip_existing=args.skip_existing, trimap=args.save_trimap)
     except AFMattingError as e:
@@ -199,6 +212,7 @@ def add_export_subcommand(subparsers) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
     p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
                    help="PyTorch exporter (dynamo needs onnxscript; default torchscript)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
     p.set_defaults(func=cmd_export)
 
 
@@ -212,7 +226,7 @@ def cmd_export(args) -> int:
                              f"(directory, Hub id or bundled name).")
     model = load_model(args.model)
     rows = export_onnx(model, args.out, opset=args.opset, fp16=args.fp16, check=not args.no_check,
-                       exporter=args.exporter)
+                       exporter=args.exporter, overwrite=args.overwrite)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)")
     if rows:
         print("parity with PyTorch:\n" + format_parity(rows))
@@ -284,16 +298,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the same cleanup runs (temporary outputs removed, nothing half-written)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)
     except AFMattingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def resolve_source(name) -> str | Path:
         raise CheckpointError(f"'{folder}' is not an afmatting model directory: it has no config.json.")
     try:
         values = json.loads(config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:  # deep nesting
         raise CheckpointError(f"'{config}' is not valid JSON: {e}.") from None
     validate_model_config(values, f"'{config}'")
     return folder
@@ -93,7 +93,7 @@ def validate_hub_config(repo_id: str, hub_kwargs: dict) -> None:
                            **{k: hub_kwargs[k] for k in keys if k in hub_kwargs})
     try:
         values = json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:  # deep nesting
         raise CheckpointError(f"config.json of '{repo_id}' is not valid JSON: {e}.") from None
     validate_model_config(values, f"config.json of '{repo_id}'")
 
@@ -204,6 +204,16 @@ def load_checkpoint(model, path: str, strict: bool = True, map_location: str = "
         )
     if not strict:
         state = {k: v for k, v in state.items() if k in own and k not in wrong}
+    # an int8 tensor for a float parameter would be cast silently by load_state_dict; the run would then fail later
+    # blaming the image
+    wrong_dtype = sorted(k for k, v in state.items() if k in own and own[k].is_floating_point()
+                         and not v.is_floating_point())
+    if wrong_dtype:
+        k = wrong_dtype[0]
+        raise CheckpointError(
+            f"Checkpoint '{path}' holds non-float tensors for float parameters in {len(wrong_dtype)} keys, e.g. "
+            f"'{k}' is {state[k].dtype} (the model's is {own[k].dtype}): the file is corrupt or was quantised."
+        )
     # corrupted bytes decode as NaN/inf: refuse them here, not as an all-NaN matte later (one pass per load)
     non_finite = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
     if non_finite:

@@ -14,7 +14,7 @@ import torch
 
 from .adapt import adapt_and_predict
 from .errors import AFMattingError, InvalidTrimapError, ModelOutputError
-from .processing import DEFAULT_MAX_SIDE, check_max_side, network_alphas, prepare_inputs
+from .processing import DEFAULT_MAX_SIDE, check_max_side, check_trimap_kind, network_alphas, prepare_inputs
 from .refine import refine_alpha
 from .result import MattingResult, name_of
 from .two_stage import two_stage_predict
@@ -75,6 +75,8 @@ def predict(
         a MattingResult (a list of them for a list input) with ``.alpha`` float32 (H, W) in [0, 1] at the input size.
     """
     max_side = check_max_side(max_side)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise AFMattingError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
     report = on_progress or _ignore_progress
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
@@ -105,8 +107,9 @@ def predict(
         results = []
         report("two_stage", 0.0)
         for k, (im, tr) in enumerate(zip(images, trimaps)):
-            img, _ = prepare_inputs(im, tr, trimap_input=False)  # the trimap-free model's rules: no trimap
-            result = two_stage_predict(model, img, trimap_model=trimap_model, max_side=max_side, refine=refine,
+            check_trimap_kind(im, tr, trimap_input=False)
+            # two_stage_predict reads the image itself: reading it here too would hold two full-size copies
+            result = two_stage_predict(model, im, trimap_model=trimap_model, max_side=max_side, refine=refine,
                                        saliency=saliency)
             result.name = name_of(im)
             results.append(result)

@@ -70,8 +70,11 @@ def open_pil(source, *, max_pixels: int = MAX_IMAGE_PIXELS, what: str = "image")
             raise ImageReadError(f"Cannot read {what} {name}: not a recognised image format.") from None
         except Image.DecompressionBombError as e:
             raise InvalidImageError(f"The {what} {name} is too large to process ({e}).") from None
-        except OSError as e:
-            raise ImageReadError(f"Cannot read {what} {name}: {e}.") from None
+        except MemoryError:
+            raise
+        except Exception as e:  # a mutated header makes Pillow's plugins raise ValueError, TypeError, struct.error...
+            raise ImageReadError(f"Cannot read {what} {name}: the file is corrupt ({type(e).__name__}: {e}).") \
+                from None
     if img.width * img.height > max_pixels:
         raise InvalidImageError(
             f"The {what} {name} is too large: {img.width}x{img.height} = {img.width * img.height / 1e6:.1f} MP, "
@@ -84,8 +87,11 @@ def open_pil(source, *, max_pixels: int = MAX_IMAGE_PIXELS, what: str = "image")
         img = ImageOps.exif_transpose(img)
     except Image.DecompressionBombError as e:
         raise InvalidImageError(f"The {what} {name} is too large to process ({e}).") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageReadError(f"Cannot decode {what} {name}: the file is corrupt or truncated ({e}).") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # OSError, SyntaxError, ValueError, TypeError, struct.error... from a plugin's decoder
+        raise ImageReadError(f"Cannot decode {what} {name}: the file is corrupt or truncated "
+                             f"({type(e).__name__}: {e}).") from None
     return img
 
 
@@ -102,12 +108,32 @@ def image_size(path, what: str = "image") -> tuple[int, int]:
     try:
         with Image.open(path) as img:
             width, height = img.size
-            orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+            # Pillow's TIFF reader already reports (and decodes) the oriented size; other formats leave it to EXIF
+            orientation = 1 if img.format == "TIFF" else img.getexif().get(EXIF_ORIENTATION, 1)
     except FileNotFoundError:
         raise ImageReadError(f"Cannot read {what} {name}: no such file.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except MemoryError:
+        raise
+    except Exception as e:  # corrupt headers raise OSError, SyntaxError, ValueError, TypeError... from Pillow
         raise ImageReadError(f"Cannot read {what} {name}: not a readable image ({type(e).__name__}: {e}).") from None
     return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
+
+
+#: float pixels this far outside [0, 1] are rounding overshoot (resampling, colour conversion) and are clipped;
+#: further out the image is refused: a float image's range is [0, 1] by its dtype, never guessed from its maximum
+FLOAT_RANGE_TOLERANCE = 0.01
+
+
+def float_to_unit(arr: np.ndarray, name: str = "image") -> np.ndarray:
+    """Finite float array -> float32 clipped to [0, 1]; InvalidImageError when values lie further than
+    FLOAT_RANGE_TOLERANCE outside [0, 1] (a float image on the 0..255 scale is refused, not divided: one pixel at
+    1.0001 must not make the whole image 255 times darker)."""
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -FLOAT_RANGE_TOLERANCE or hi > 1.0 + FLOAT_RANGE_TOLERANCE:
+        hint = " (on the 0..255 scale? divide by 255 first)" if 0 <= lo and hi <= 255 else ""
+        raise InvalidImageError(f"{name} has float values in [{lo:.4g}, {hi:.4g}]; expected [0, 1] for a float "
+                                f"image{hint}.")
+    return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def pil_to_array(img: Image.Image, name: str = "image") -> np.ndarray:
@@ -128,9 +154,7 @@ def pil_to_array(img: Image.Image, name: str = "image") -> np.ndarray:
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         if bad:
             raise InvalidImageError(f"The {name} has {bad} NaN or infinite pixel values; pixels must be finite.")
-        if arr.max() > 1.0:
-            arr = arr / 255.0
-        return np.clip(arr, 0, 1)[..., None]
+        return float_to_unit(arr, name)[..., None]
     if mode in ("1", "L"):
         return (np.asarray(img.convert("L"), dtype=np.float32) / 255.0)[..., None]
     if mode == "P":
@@ -145,8 +169,8 @@ def pil_to_array(img: Image.Image, name: str = "image") -> np.ndarray:
 def array_to_float(arr: np.ndarray, name: str = "image") -> np.ndarray:
     """Validate an array image and return float32 (H, W, C) in [0, 1].
 
-    uint8 is divided by 255, uint16 by 65535, bool maps to {0, 1}; float must already lie in [0, 1]
-    (float in [0, 255] is accepted and divided by 255).
+    uint8 is divided by 255, uint16 by 65535, bool maps to {0, 1}; float must already lie in [0, 1] (see
+    :func:`float_to_unit`: the range comes from the dtype, never from the values).
     """
     if not isinstance(arr, np.ndarray):
         raise InvalidImageError(f"{name} must be a numpy array, got {type(arr).__name__}.")
@@ -168,12 +192,7 @@ def array_to_float(arr: np.ndarray, name: str = "image") -> np.ndarray:
         out = arr.astype(np.float32)
         if not np.isfinite(out).all():
             raise InvalidImageError(f"{name} contains NaN or infinite values.")
-        lo, hi = float(out.min()), float(out.max())
-        if lo < 0 or hi > 255:
-            raise InvalidImageError(f"{name} has float values in [{lo:.3g}, {hi:.3g}]; expected [0, 1].")
-        if hi > 1.0:
-            out = out / 255.0
-        return out
+        return float_to_unit(out, name)
     if np.issubdtype(arr.dtype, np.integer):
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 255:
@@ -288,13 +307,17 @@ def load_image(source: ImageLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.n
 
 
 def list_images(paths, recursive: bool = False) -> list[Path]:
-    """Expand files, folders and glob patterns into a sorted list of image files (folders: by extension)."""
+    """Expand files, folders and glob patterns into a sorted list of image files (folders: by extension).
+
+    An existing path is always literal ('photo[1].png' is that file, not a pattern matching 'photo1.png')."""
     import glob
 
     out: list[Path] = []
     for p in paths:
         p = os.fspath(p)
-        if any(ch in p for ch in "*?["):
+        if Path(p).is_file():  # an existing file is taken literally, even when its name has glob characters
+            out.append(Path(p))
+        elif any(ch in p for ch in "*?[") and not Path(p).exists():
             matches = sorted(glob.glob(p, recursive=True))
             out.extend(Path(m) for m in matches if Path(m).is_file())
         elif Path(p).is_dir():

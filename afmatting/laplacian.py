@@ -47,11 +47,17 @@ def window_centres(height: int, width: int, mask: np.ndarray | None = None, radi
     return np.flatnonzero(inside)
 
 
+#: window centres handled at once by :func:`laplacian_stencil`: its per-window float64 temporaries cost about
+#: 2.5 KB a window, so a chunk bounds them to about 80 MB whatever the number of windows
+WINDOW_CHUNK = 32768
+
+
 def laplacian_stencil(
     image: np.ndarray,
     window_mask: np.ndarray | None = None,
     epsilon: float = DEFAULT_EPSILON,
     radius: int = 1,
+    dtype=np.float64,
 ) -> np.ndarray:
     """The matting Laplacian of the windows centred in ``window_mask``, as a stencil.
 
@@ -60,12 +66,14 @@ def laplacian_stencil(
         window_mask: optional bool (H, W): the window centres to include (default: every window inside the image).
         epsilon: the covariance regulariser ε.
         radius: window radius (1 gives 3×3 windows).
+        dtype: the stencil's dtype (each window is computed in float64; float32 storage halves the memory).
 
     Returns:
-        float64 (n, H, W), n = (4·radius + 1)²: plane k holds L[i, i + offset_k] (offsets of
-        :func:`laplacian_offsets`) at pixel i; zero where no included window covers both pixels.
+        ``dtype`` (n, H, W), n = (4·radius + 1)²: plane k holds L[i, i + offset_k] (offsets of
+        :func:`laplacian_offsets`) at pixel i; zero where no included window covers both pixels. Memory: the
+        stencil plus a bounded working set (windows are handled WINDOW_CHUNK at a time).
     """
-    image = np.asarray(image, dtype=np.float64)
+    image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise AFMattingError(f"matting Laplacian needs an (H, W, 3) RGB image, got shape {image.shape}.")
     if window_mask is not None and np.shape(window_mask) != image.shape[:2]:
@@ -73,65 +81,96 @@ def laplacian_stencil(
     h, w = image.shape[:2]
     offsets = laplacian_offsets(radius)
     span = 4 * radius + 1
-    stencil = np.zeros((len(offsets), h * w), dtype=np.float64)
+    stencil = np.zeros((len(offsets), h * w), dtype=dtype)
     centres = window_centres(h, w, window_mask, radius)
-    if len(centres) == 0:
-        return stencil.reshape(len(offsets), h, w)
     size = (2 * radius + 1) ** 2
     r = np.arange(-radius, radius + 1)
     win_dy, win_dx = (a.ravel() for a in np.meshgrid(r, r, indexing="ij"))
-    pixels = centres[:, None] + (win_dy * w + win_dx)[None, :]  # (n, size) flat index of each window pixel
-    colours = image.reshape(-1, 3)[pixels]  # (n, size, 3)
-    centred = colours - colours.mean(axis=1, keepdims=True)
-    cov = np.matmul(centred.transpose(0, 2, 1), centred) / size + (epsilon / size) * np.eye(3)
-    projected = np.matmul(centred, np.linalg.inv(cov))  # (n, size, 3)
-    affinity = (1.0 + np.matmul(projected, centred.transpose(0, 2, 1))) / size  # (n, size, size)
-    # L[p, q] += δ_pq − affinity for every window; one weighted bincount over (stencil plane, pixel p) sums them all
+    # the stencil plane of each pair (a, b) of window pixels: the offset from pixel a to pixel b
     plane_of = (win_dy[None, :] - win_dy[:, None] + 2 * radius) * span + (win_dx[None, :] - win_dx[:, None] + 2 * radius)
-    target = plane_of[None, :, :] * (h * w) + pixels[:, :, None]
-    stencil = np.bincount(target.ravel(), weights=(np.eye(size)[None] - affinity).ravel(), minlength=stencil.size)
+    colours_flat = image.reshape(-1, 3)
+    identity = np.eye(size)
+    for first in range(0, len(centres), WINDOW_CHUNK):
+        pixels = centres[first:first + WINDOW_CHUNK, None] + (win_dy * w + win_dx)[None, :]  # (n, size) flat index
+        colours = colours_flat[pixels].astype(np.float64)  # (n, size, 3)
+        centred = colours - colours.mean(axis=1, keepdims=True)
+        cov = np.matmul(centred.transpose(0, 2, 1), centred) / size + (epsilon / size) * np.eye(3)
+        projected = np.matmul(centred, np.linalg.inv(cov))  # (n, size, 3)
+        # L[p, q] += δ_pq − (1 + (I_p − μ)ᵀ Σ⁻¹ (I_q − μ)) / |w| for the window pixels p, q
+        block = identity - (1.0 + np.matmul(projected, centred.transpose(0, 2, 1))) / size  # (n, size, size)
+        for a in range(size):
+            for b in range(size):
+                # within one chunk and one pair (a, b) the target pixels are distinct: plain fancy += sums correctly
+                stencil[plane_of[a, b], pixels[:, a]] += block[:, a, b]
     return stencil.reshape(len(offsets), h, w)
 
 
-def restrict_to_unknown(stencil: np.ndarray, unknown: np.ndarray, known_alpha: np.ndarray, radius: int = 1):
+def restrict_to_unknown(stencil: np.ndarray, unknown: np.ndarray, known_alpha: np.ndarray, radius: int = 1,
+                        dtype=np.float64):
     """Split ``αᵀ L α`` into the unknown block and the pull of the fixed known pixels.
 
     With α = (α_u, α_k) and α_k fixed, ``αᵀ L α = α_uᵀ L_uu α_u + 2 α_uᵀ (L_uk α_k) + const``.
 
     Args:
-        stencil: float64 (n, H, W) from :func:`laplacian_stencil`.
+        stencil: float (n, H, W) from :func:`laplacian_stencil`.
         unknown: bool (H, W), the free pixels.
         known_alpha: float (H, W); its values on the known pixels (``~unknown``) are used.
+        dtype: the matrix's value dtype (float32 halves its memory; the pull is always float64).
 
     Returns:
-        ``(L_uu, b)``: scipy CSR (m, m) over the unknown pixels in row-major order (m = unknown.sum()), and float64
-        (m,) ``b = L_uk α_k``.
+        ``(L_uu, b)``: scipy CSR (m, m) over the unknown pixels in row-major order (m = unknown.sum()), ``dtype``
+        values, sorted int32 column indices, every diagonal entry stored (so a caller can add to the diagonal in
+        place); and float64 (m,) ``b = L_uk α_k``. Built in two passes over the offsets (count, then fill) straight
+        into the CSR arrays: about 8 bytes per stored entry plus a few (m,) arrays, nothing per entry besides.
     """
     n, h, w = stencil.shape
     unknown = np.asarray(unknown, dtype=bool)
     flat_unknown = np.flatnonzero(unknown)
     m = len(flat_unknown)
-    position = np.full(h * w, -1, dtype=np.int64)
+    position = np.full(h * w, -1, dtype=np.int32 if m < 2**31 else np.int64)
     position[flat_unknown] = np.arange(m)
     ys, xs = np.divmod(flat_unknown, w)
     known_flat = np.where(unknown, 0.0, np.asarray(known_alpha, dtype=np.float64)).ravel()
     planes = stencil.reshape(n, -1)
-    rows, cols, vals = [], [], []
-    pull = np.zeros(m, dtype=np.float64)
-    for k, (dy, dx) in enumerate(laplacian_offsets(radius)):
-        ok = (ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w)
-        src = np.flatnonzero(ok)
+    offsets = laplacian_offsets(radius)
+    centre = len(offsets) // 2
+
+    def entries(k):
+        """For offset k: (rows of the unknown pixels with a stored entry, their values, the other pixel's flat
+        index, its unknown position or -1)."""
+        dy, dx = offsets[k]
+        src = np.flatnonzero((ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w))
         value = planes[k, flat_unknown[src]]
-        nonzero = value != 0
-        src, value = src[nonzero], value[nonzero]
+        keep = value != 0
+        if k == centre:
+            keep[:] = True  # the diagonal is always stored
+        src, value = src[keep], value[keep]
         dst = flat_unknown[src] + dy * w + dx
-        dst_pos = position[dst]
+        return src, value, dst, position[dst]
+
+    counts = np.zeros(m, dtype=np.int64)
+    pull = np.zeros(m, dtype=np.float64)
+    for k in range(n):
+        src, value, dst, dst_pos = entries(k)
         free = dst_pos >= 0
-        rows.append(src[free])
-        cols.append(dst_pos[free])
-        vals.append(value[free])
-        pull[src[~free]] += value[~free] * known_flat[dst[~free]]  # src is unique within one offset
-    matrix = scipy.sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, m)
-    )
+        counts[src[free]] += 1  # src is unique within one offset
+        pull[src[~free]] += value[~free] * known_flat[dst[~free]]
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    index_dtype = np.int32 if indptr[-1] < 2**31 else np.int64
+    data = np.empty(int(indptr[-1]), dtype=dtype)
+    indices = np.empty(int(indptr[-1]), dtype=index_dtype)
+    fill = indptr[:-1].copy()
+    del counts
+    # offsets run in row-major order, so each row's columns arrive increasing: the CSR comes out sorted
+    for k in range(n):
+        src, value, _, dst_pos = entries(k)
+        free = dst_pos >= 0
+        rows = src[free]
+        slots = fill[rows]
+        data[slots] = value[free]
+        indices[slots] = dst_pos[free]
+        fill[rows] += 1
+    matrix = scipy.sparse.csr_matrix((data, indices, indptr.astype(index_dtype)), shape=(m, m), copy=False)
+    matrix.has_sorted_indices = True
     return matrix, pull

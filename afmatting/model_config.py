@@ -7,6 +7,7 @@ Every problem is a :class:`~afmatting.errors.ModelConfigError` naming the key.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Mapping
 
@@ -34,15 +35,42 @@ def _width_problem(value: Any) -> str | None:
     return None
 
 
+#: largest backbone accepted, in parameters (ViT-L/16 has 0.3 G): a config naming ``vit_gigantic_patch14_224``
+#: (1.8 G, 7.6 GiB built) or a 7-billion-parameter model is refused before anything is allocated
+MAX_BACKBONE_PARAMETERS = 400_000_000
+
+
+@functools.lru_cache(maxsize=64)
+def backbone_parameter_count(name: str) -> int | None:
+    """Parameters of timm model ``name``, counted on a model built on the ``meta`` device (no memory, well under a
+    second); None when timm cannot build it there."""
+    import timm
+    import torch
+
+    try:
+        with torch.device("meta"):
+            model = timm.create_model(name, pretrained=False)
+    except Exception:  # noqa: BLE001 - a model that cannot be built on meta is left to the real build
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
 def validate_backbone_name(name: Any, source: str = "the model config") -> str:
     """A backbone name timm knows (``resnet18``, ``vit_small_patch16_224.dino``) or one of
-    :data:`NON_TIMM_BACKBONES`; ModelConfigError if not."""
+    :data:`NON_TIMM_BACKBONES`; ModelConfigError if not, or if the model has more than MAX_BACKBONE_PARAMETERS."""
     if not isinstance(name, str) or not name.strip():
         raise ModelConfigError(f"{source}: key 'backbone' must be a timm model name (a string), got {name!r}.")
     import timm
 
-    if name.split(".")[0] not in NON_TIMM_BACKBONES and not timm.is_model(name):
+    if name.split(".")[0] in NON_TIMM_BACKBONES:
+        return name
+    if not timm.is_model(name):
         raise ModelConfigError(f"{source}: key 'backbone' names an unknown timm model '{name}'.")
+    count = backbone_parameter_count(name)
+    if count is not None and count > MAX_BACKBONE_PARAMETERS:
+        raise ModelConfigError(
+            f"{source}: key 'backbone' names '{name}', a {count / 1e6:,.0f} M-parameter model; afmatting builds "
+            f"backbones up to {MAX_BACKBONE_PARAMETERS / 1e6:,.0f} M parameters.")
     return name
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,24 +130,30 @@ def export_onnx(
     check: bool = True,
     sizes: Sequence[tuple[int, int]] = PARITY_SIZES,
     exporter: str = "torchscript",
+    overwrite: bool = False,
 ) -> list[ParityRow]:
     """Write ``model`` to ``path`` as ONNX (dynamic batch, height, width) and check it against PyTorch.
+
+    The file is written to a temporary file beside ``path``, checked, then renamed onto ``path``: an existing file
+    is kept unless ``overwrite`` (and then replaced only by a checked export), a planted symlink is replaced rather
+    than written through, and a failed export leaves ``path`` as it was.
 
     Args:
         model: an :class:`~afmatting.model.AFMatting` (any device; it is copied to the CPU, the original is untouched).
         path: the ``.onnx`` file to write.
         opset: ONNX opset version (>= 13).
         fp16: run the network in float16 inside the graph (inputs and output stay float32).
-        check: run :func:`check_parity` on ``sizes`` after writing; on failure the file is removed and
+        check: run :func:`check_parity` on ``sizes`` after writing; on failure nothing is written and
             OnnxModelError names each size's largest difference.
         sizes: (height, width) pairs of the parity check.
         exporter: ``"torchscript"`` (PyTorch's tracing exporter: seconds) or ``"dynamo"`` (``torch.export`` based,
             needs the onnxscript package; minutes on a small CPU, the same onnxruntime speed when measured).
+        overwrite: replace an existing ``path`` (default: refuse, naming it).
 
     Returns:
         the parity rows (empty when ``check`` is False).
     """
-    onnx = import_onnx()
+    import_onnx()  # a clear MissingDependencyError before any work
     if exporter not in ("torchscript", "dynamo"):
         raise AFMattingError(f"exporter must be 'torchscript' or 'dynamo', got '{exporter}'.")
     if exporter == "dynamo":
@@ -155,7 +163,31 @@ def export_onnx(
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise AFMattingError(f"The output file must end in .onnx, got '{path}'.")
+    if os.path.lexists(path) and not overwrite:
+        raise AFMattingError(f"'{path}' already exists; pass --overwrite (overwrite=True) to replace it.")
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        rows = _export_checked(model, Path(partial), opset=opset, fp16=fp16, check=check, sizes=sizes,
+                               exporter=exporter)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(partial, 0o666 & ~mask)  # mkstemp's 0600 -> the mode any new file gets
+        os.replace(partial, path)
+    finally:
+        if os.path.lexists(partial):
+            os.unlink(partial)
+    return rows
+
+
+#: longest exporter message repeated in an error (a tracing failure's message can hold the whole graph)
+MAX_REASON_CHARS = 300
+
+
+def _export_checked(model, path: Path, *, opset, fp16, check, sizes, exporter) -> list[ParityRow]:
+    """Export to ``path`` (a fresh temporary file), add the metadata and run the parity check (see export_onnx)."""
+    onnx = import_onnx()
     reference = copy.deepcopy(model).to("cpu", torch.float32).eval()
     graph_model = _ExportWrapper(copy.deepcopy(reference), fp16).eval()
     inputs = _example_inputs(reference)
@@ -177,8 +209,9 @@ def export_onnx(
                                                                                for _ in names),
                                   opset_version=opset, external_data=False, verbose=False)
     except Exception as e:  # unsupported operators and tracing failures; the message may hold the whole graph
-        path.unlink(missing_ok=True)
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[:MAX_REASON_CHARS] + " ..."
         raise OnnxModelError(f"Cannot export the '{model_config(reference).get('backbone')}' model to ONNX "
                              f"(opset {opset}): {reason}") from None
     proto = onnx.load(str(path))
@@ -192,9 +225,8 @@ def export_onnx(
     rows = check_parity(reference, path, sizes=sizes)
     failed = [r for r in rows if not r.passed]
     if failed:
-        path.unlink()
         raise OnnxModelError(
-            f"The ONNX export does not match PyTorch (file removed):\n{format_parity(rows)}\n"
+            f"The ONNX export does not match PyTorch (nothing written):\n{format_parity(rows)}\n"
             f"Try another --opset, or float32 if this was --fp16."
         )
     return rows

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import AFMattingError, MissingDependencyError, OnnxModelError
+from .errors import AFMattingError, MissingDependencyError, ModelConfigError, ModelOutputError, OnnxModelError
 from .inference import predict
+from .model_config import validate_model_config
 from .processing import check_network_inputs
 
 #: prefix of the metadata keys an afmatting export carries
@@ -114,6 +115,82 @@ def read_metadata(session, path: str | Path) -> dict[str, str]:
     return meta
 
 
+#: precisions an export declares
+PRECISIONS = ("fp32", "fp16")
+#: an output further than this outside [0, 1] breaks the contract (float16 rounding stays far below it)
+OUTPUT_RANGE_TOLERANCE = 1e-2
+
+
+def parse_contract(meta: dict[str, str], path) -> tuple[dict, bool, int, str]:
+    """The metadata's (config, trimap_input, size_multiple, precision), each checked; OnnxModelError naming the file
+    and the key otherwise (invalid JSON, a config that is not a valid model config, a size multiple that is not a
+    positive integer, an unknown precision)."""
+    def bad(key, why):
+        return OnnxModelError(f"'{path}' has unusable metadata {METADATA_PREFIX}{key}: {why}.")
+
+    try:
+        config = json.loads(meta["config"])
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise bad("config", f"not valid JSON ({e})") from None
+    try:
+        config = validate_model_config(config, f"the config in '{path}'")
+    except ModelConfigError as e:
+        raise bad("config", str(e)) from None
+    if meta["trimap_input"] not in ("true", "false"):
+        raise bad("trimap_input", f"{meta['trimap_input']!r} is not 'true' or 'false'")
+    multiple = meta["size_multiple"].strip()
+    if not multiple.isdigit() or not 1 <= int(multiple) <= 1024:
+        raise bad("size_multiple", f"{meta['size_multiple']!r} is not an integer in 1..1024")
+    if meta["precision"] not in PRECISIONS:
+        raise bad("precision", f"{meta['precision']!r} is not one of {PRECISIONS}")
+    return config, meta["trimap_input"] == "true", int(multiple), meta["precision"]
+
+
+def _is_dynamic(dim) -> bool:
+    """An onnxruntime shape entry is dynamic when it is a name or unknown (None), not a number."""
+    return not isinstance(dim, int)
+
+
+def check_graph(session, path, trimap_input: bool) -> None:
+    """The graph's inputs and outputs against the contract: inputs ``image`` (B, 3, H, W) [+ ``trimap`` (B, 1, H,
+    W)] and one output ``alpha`` (B, 1, H, W), float32, height and width dynamic (any image size is accepted)."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    names = [i.name for i in inputs]
+    expected = ["image", "trimap"] if trimap_input else ["image"]
+    if names != expected:
+        raise OnnxModelError(f"'{path}' has inputs {names}; its metadata promises {expected}.")
+    if [o.name for o in outputs] != ["alpha"]:
+        raise OnnxModelError(f"'{path}' has outputs {[o.name for o in outputs]}; an afmatting export has one "
+                             f"output named 'alpha'.")
+    for arg, channels in zip([*inputs, *outputs], [3, 1, 1] if trimap_input else [3, 1]):
+        shape = list(arg.shape or [])
+        if arg.type != "tensor(float)" or len(shape) != 4:
+            raise OnnxModelError(f"'{path}': {arg.name} is {arg.type} {shape}; the contract is float32 "
+                                 f"(B, {channels}, H, W).")
+        if not _is_dynamic(shape[1]) and shape[1] != channels:
+            raise OnnxModelError(f"'{path}': {arg.name} has {shape[1]} channels; the contract says {channels}.")
+        if not (_is_dynamic(shape[2]) and _is_dynamic(shape[3])):
+            raise OnnxModelError(f"'{path}': {arg.name} has a fixed size {shape[2]}x{shape[3]}; an afmatting export "
+                                 f"takes any height and width. Export it again with `afmatting export-onnx`.")
+
+
+def check_output(alpha: np.ndarray, expected_shape: tuple, path) -> np.ndarray:
+    """One run's alpha against the contract: shape (B, 1, H, W) of the input, finite, in [0, 1] (overshoot up to
+    OUTPUT_RANGE_TOLERANCE is clipped); ModelOutputError naming the file otherwise, never a silent resize."""
+    if tuple(alpha.shape) != tuple(expected_shape):
+        raise ModelOutputError(f"The ONNX model '{path}' returned alpha of shape {tuple(alpha.shape)} for an input "
+                               f"needing {tuple(expected_shape)}: it breaks the afmatting contract.")
+    if not np.isfinite(alpha).all():
+        bad = int(np.count_nonzero(~np.isfinite(alpha)))
+        raise ModelOutputError(f"The ONNX model '{path}' produced {bad} NaN/infinite alpha values: its weights or "
+                               f"graph are broken.")
+    lo, hi = float(alpha.min()), float(alpha.max())
+    if lo < -OUTPUT_RANGE_TOLERANCE or hi > 1 + OUTPUT_RANGE_TOLERANCE:
+        raise ModelOutputError(f"The ONNX model '{path}' returned alpha in [{lo:.4g}, {hi:.4g}]; the contract is "
+                               f"[0, 1].")
+    return np.clip(alpha, 0.0, 1.0, out=alpha)
+
+
 class OnnxMattingModel:
     """An exported afmatting model run by onnxruntime, usable wherever ``predict`` takes a model.
 
@@ -132,18 +209,17 @@ class OnnxMattingModel:
         self.session = create_session(self.path, device, threads, optimization)
         self.execution_device = torch.device(device) if device is not None else torch.device("cpu")
         self.metadata = read_metadata(self.session, self.path)
-        self.config = json.loads(self.metadata["config"])
-        self.trimap_input = self.metadata["trimap_input"] == "true"
-        self.pad_multiple = int(self.metadata["size_multiple"])
-        self.precision = self.metadata["precision"]
-        names = [i.name for i in self.session.get_inputs()]
-        expected = ["image", "trimap"] if self.trimap_input else ["image"]
-        if names != expected:
-            raise OnnxModelError(f"'{self.path}' has inputs {names}; its metadata promises {expected}.")
+        self.config, self.trimap_input, self.pad_multiple, self.precision = parse_contract(self.metadata, self.path)
+        check_graph(self.session, self.path, self.trimap_input)
 
     def __repr__(self) -> str:
         return (f"OnnxMattingModel('{self.path}', backbone={self.config.get('backbone')!r}, "
                 f"trimap_input={self.trimap_input}, precision={self.precision!r})")
+
+    @property
+    def name_or_path(self) -> str:
+        """How error messages name this model: its file."""
+        return str(self.path)
 
     # -------------------------------------------------- what predict() needs from a model
     @property
@@ -170,7 +246,8 @@ class OnnxMattingModel:
         if self.trimap_input:
             feed["trimap"] = _as_float32_array(trimap)
         (alpha,) = self.session.run(["alpha"], feed)
-        return torch.from_numpy(alpha)
+        expected = (image.shape[0], 1, image.shape[2], image.shape[3])
+        return torch.from_numpy(check_output(np.asarray(alpha, dtype=np.float32), expected, self.path))
 
     def predict(self, image, trimap=None, **kwargs):
         """Matte one image or a list of images: :func:`afmatting.inference.predict` with this model.

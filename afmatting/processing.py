@@ -83,19 +83,22 @@ def network_size(h: int, w: int, max_side: int | None) -> tuple[int, int]:
 def prepare_inputs(image, trimap, trimap_input: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Read one image (float32 (H, W, 3) in [0, 1]) and its trimap (uint8 (H, W) {0, 128, 255}, or None), checking
     the trimap against the model kind (``trimap_input``)."""
+    check_trimap_kind(image, trimap, trimap_input)
     img = load_image(image)
-    if trimap_input:
-        if trimap is None:
-            raise InvalidTrimapError(
-                f"This model needs a trimap (it was trained with trimap input) but none was given for "
-                f"{describe(image)}. Pass trimap=..., or use a trimap-free model."
-            )
-        return img, load_trimap(trimap, shape=img.shape[:2])
-    if trimap is not None:
+    return img, load_trimap(trimap, shape=img.shape[:2]) if trimap_input else None
+
+
+def check_trimap_kind(image, trimap, trimap_input: bool) -> None:
+    """InvalidTrimapError when a trimap-input model gets no trimap for ``image``, or a trimap-free one gets one."""
+    if trimap_input and trimap is None:
+        raise InvalidTrimapError(
+            f"This model needs a trimap (it was trained with trimap input) but none was given for "
+            f"{describe(image)}. Pass trimap=..., or use a trimap-free model."
+        )
+    if not trimap_input and trimap is not None:
         raise InvalidTrimapError(
             "This model is trimap-free: it takes the image only. Drop the trimap, or load a trimap-input model."
         )
-    return img, None
 
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -150,7 +153,9 @@ def resize_tensor(x: torch.Tensor, size, mode: str = "bilinear") -> torch.Tensor
 def resize_to_network(img: np.ndarray, tri: np.ndarray | None, size: tuple[int, int]):
     """Numpy image (H, W, 3) float in [0, 1] and trimap (H, W) uint8 (or None) -> tensors (3, h, w) in [0, 1] and
     (1, h, w) {0, 0.5, 1} (or None) at the network size ``size`` = (h, w): antialiased bilinear / nearest."""
-    x = resize_tensor(image_to_tensor(img)[None], size)[0].clamp(0, 1)
+    # a view of the image, not image_to_tensor's copy: the resize (or the clamp) makes the new tensor
+    view = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
+    x = resize_tensor(view, size)[0].clamp(0, 1)
     t = resize_tensor(trimap_to_tensor(tri)[None], size, "nearest")[0] if tri is not None else None
     return x, t
 

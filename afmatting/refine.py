@@ -22,7 +22,7 @@ correction is upsampled and added to the full-size matte.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -72,7 +72,7 @@ class RefineSettings:
     max_iterations: int = DEFAULT_MAX_ITERATIONS
 
     def check(self) -> "RefineSettings":
-        if not self.prior_weight > 0:
+        if np.ndim(self.prior_weight) == 0 and not self.prior_weight > 0:  # arrays: check_prior_weight
             raise AFMattingError(f"refine prior_weight must be > 0 (it keeps the system well posed), got "
                                  f"{self.prior_weight}.")
         if self.laplacian_weight < 0:
@@ -98,45 +98,62 @@ def level_sizes(height: int, width: int, scales=DEFAULT_SCALES, max_side: int | 
 
 
 def level_system(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray,
-                 settings: RefineSettings = RefineSettings()):
+                 settings: RefineSettings = RefineSettings(), prior_weight=None, dtype=np.float64):
     """The quadratic part of the energy over the unknown pixels of one level: ``E = xᵀ A x − 2 bᵀ x + const``.
 
     Args:
         image: float (h, w, 3) RGB in [0, 1]; trimap: uint8 (h, w) {0, 128, 255}; prior: float (h, w), the matte p.
+        prior_weight: λ, a number or float (h, w) >= 0 (a per-pixel pull); None: ``settings.prior_weight``.
+        dtype: A's values (float32 halves its memory; :func:`solve_level` uses it).
 
     Returns:
         ``(unknown, known_alpha, A, b)``: bool (h, w) mask of the free pixels, float64 (h, w) alpha on the known
-        ones (1 on foreground), scipy CSR (m, m) and float64 (m,) over the m unknown pixels in row-major order.
+        ones (1 on foreground), scipy CSR (m, m) of ``dtype`` and float64 (m,) over the m unknown pixels in row-major
+        order.
+
+    Memory: the stencil and one CSR matrix (int32 indices) assembled straight from it: a few hundred bytes per
+    pixel of the level at the peak in float32 (0.33 GB for an all-unknown 1024 x 683 level, 2.1 GB before);
+    nothing is kept per window.
     """
     unknown = trimap == UNKNOWN
     known_alpha = (trimap == FOREGROUND).astype(np.float64)
     m = int(unknown.sum())
-    lam = settings.prior_weight
-    matrix = lam * sp.identity(m, format="csr")
+    weight = settings.prior_weight if prior_weight is None else prior_weight
+    lam = np.asarray(weight, dtype=np.float64)[unknown] if np.ndim(weight) else np.full(m, float(weight))
     rhs = lam * np.asarray(prior, dtype=np.float64)[unknown]
     if settings.laplacian_weight and m:
         # windows centred on an unknown pixel or next to one are the only ones whose energy can change
         centres = ndi.maximum_filter(unknown.view(np.uint8), size=3, mode="constant").astype(bool)
-        laplacian, pull = restrict_to_unknown(laplacian_stencil(image, centres, settings.epsilon), unknown,
-                                              known_alpha)
-        matrix = matrix + settings.laplacian_weight * laplacian
-        rhs = rhs - settings.laplacian_weight * pull
+        stencil = laplacian_stencil(image, centres, settings.epsilon, dtype=dtype)
+        del centres
+        matrix, pull = restrict_to_unknown(stencil, unknown, known_alpha, dtype=dtype)
+        del stencil
+        if settings.laplacian_weight != 1:
+            matrix.data *= dtype(settings.laplacian_weight)
+        matrix.setdiag(matrix.diagonal() + lam)  # every diagonal entry is stored: an in-place update
+        rhs -= settings.laplacian_weight * pull
+    else:
+        matrix = sp.diags(lam).tocsr().astype(dtype)
     return unknown, known_alpha, matrix, rhs
 
 
 def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start: np.ndarray | None = None,
-                settings: RefineSettings = RefineSettings()) -> tuple[np.ndarray, int]:
+                settings: RefineSettings = RefineSettings(), prior_weight=None) -> tuple[np.ndarray, int]:
     """Minimise the energy of the module docstring over the unknown pixels of one level.
 
     Args:
         image: float (h, w, 3) RGB in [0, 1]; trimap: uint8 (h, w) {0, 128, 255}.
         prior: float (h, w) in [0, 1], the network's matte p; start: float (h, w), the CG starting point
             (default ``prior``).
+        prior_weight: λ, a number or float (h, w) >= 0 (a per-pixel pull); None: ``settings.prior_weight``.
 
     Returns:
         (alpha float64 (h, w) in [0, 1], equal to the trimap on its known pixels; CG iterations used).
+
+    Memory: :func:`level_system`'s in float32, plus a few (m,) vectors.
     """
-    unknown, known_alpha, matrix, rhs = level_system(image, trimap, prior, settings)
+    # float32 halves the memory and traffic of each sparse product; the CG tolerance is far above its precision
+    unknown, known_alpha, matrix, rhs = level_system(image, trimap, prior, settings, prior_weight, dtype=np.float32)
     if not unknown.any():
         return known_alpha, 0
     x = np.asarray(prior if start is None else start, dtype=np.float64)[unknown]
@@ -145,8 +162,7 @@ def solve_level(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray, start:
     def count(_):
         iterations[0] += 1
 
-    # float32 halves the memory traffic of each sparse product; the CG tolerance is far above its precision
-    matrix, rhs, x = matrix.astype(np.float32), rhs.astype(np.float32), x.astype(np.float32)
+    rhs, x = rhs.astype(np.float32), x.astype(np.float32)
     preconditioner = sp.diags((1.0 / matrix.diagonal()).astype(matrix.dtype))
     x, _ = spla.cg(matrix, rhs, x0=x, rtol=settings.tolerance, maxiter=settings.max_iterations,
                    M=preconditioner, callback=count)
@@ -183,6 +199,22 @@ def check_refine_inputs(image, trimap, alpha) -> tuple[np.ndarray, np.ndarray, n
     return image, trimap.astype(np.uint8), alpha
 
 
+def check_prior_weight(prior_weight, shape) -> float | np.ndarray:
+    """A per-pixel pull: a number > 0, or a float (H, W) array of ``shape``, finite and >= 0 -> float32 (H, W)."""
+    if np.ndim(prior_weight) == 0:
+        if not float(prior_weight) > 0:
+            raise AFMattingError(f"refine prior_weight must be > 0 (it keeps the system well posed), got "
+                                 f"{prior_weight}.")
+        return float(prior_weight)
+    weight = np.asarray(prior_weight, dtype=np.float32)
+    if weight.shape != tuple(shape):
+        raise AFMattingError(f"refine prior_weight must be a number or an (H, W) = {tuple(shape)} array, got shape "
+                             f"{weight.shape}.")
+    if not np.isfinite(weight).all() or weight.min() < 0:
+        raise AFMattingError("refine prior_weight must be finite and >= 0 everywhere.")
+    return weight
+
+
 def refine_alpha(
     image: np.ndarray,
     trimap: np.ndarray,
@@ -190,6 +222,7 @@ def refine_alpha(
     settings: RefineSettings | None = None,
     *,
     on_level=None,
+    prior_weight=None,
     solve=solve_level,
 ) -> np.ndarray:
     """Refine a network's matte with the colour-line prior, coarse to fine; no labels involved.
@@ -200,31 +233,59 @@ def refine_alpha(
         alpha: float32 (H, W) in [0, 1], the network's matte (the prior and the starting point).
         settings: :class:`RefineSettings` (default: ``RefineSettings()``).
         on_level: optional callback ``(level_index, n_levels, cg_iterations)`` after each level (progress).
-        solve: the per-level solver, :func:`solve_level`'s signature (the benchmarks' baselines pass variants).
+        prior_weight: λ per pixel: a number, or float32 (H, W) >= 0 multiplying the pull term (resized with each
+            level); None: ``settings.prior_weight``.
+        solve: the per-level solver, :func:`solve_level`'s signature (the benchmarks' baselines pass variants; a
+            per-pixel ``prior_weight`` reaches it as its ``prior_weight`` keyword).
 
     Returns:
         float32 (H, W) in [0, 1]; 0 on the trimap's background, 1 on its foreground.
+
+    Memory: a few full-size float32 planes (the start, the correction) plus the solve at ``settings.max_side``
+    (:func:`solve_level`); independent of how much of the trimap is unknown beyond that.
     """
     settings = (settings or RefineSettings()).check()
     image, trimap, alpha = check_refine_inputs(image, trimap, alpha)
     h, w = trimap.shape
-    known = np.where(trimap == FOREGROUND, 1.0, 0.0).astype(np.float32)
-    start_full = np.where(trimap == UNKNOWN, np.clip(alpha, 0, 1), known)
-    if not (trimap == UNKNOWN).any():
+    weight = check_prior_weight(settings.prior_weight if prior_weight is None else prior_weight, (h, w))
+    unknown = trimap == UNKNOWN
+    # the start: the network's matte on the unknown pixels, the trimap's labels elsewhere (built in place)
+    start_full = np.clip(alpha, 0.0, 1.0)
+    np.copyto(start_full, trimap == FOREGROUND, where=~unknown)
+    if not unknown.any():
         return start_full
+    del unknown
     sizes = level_sizes(h, w, settings.scales, settings.max_side)
     solution = None
     for index, size in enumerate(sizes):
-        level_trimap = _resize(trimap.astype(np.float32), size, "nearest").astype(np.uint8)
+        level_trimap = _resize_labels(trimap, size)
         level_prior = _resize(start_full, size)
         start = level_prior if solution is None else _resize(solution.astype(np.float32), size)
-        solution, iterations = solve(_resize(image, size), level_trimap, level_prior, start, settings)
+        if np.ndim(weight) == 0:  # a number travels in the settings, so any solver honours it
+            solution, iterations = solve(_resize(image, size), level_trimap, level_prior, start,
+                                         replace(settings, prior_weight=weight))
+        else:
+            solution, iterations = solve(_resize(image, size), level_trimap, level_prior, start, settings,
+                                         prior_weight=_resize(weight, size))
         if on_level is not None:
             on_level(index, len(sizes), iterations)
     if tuple(sizes[-1]) == (h, w):
         result = solution.astype(np.float32)
     else:
         # solved below full size: add the upsampled correction, so the network's full-size detail survives
-        correction = _resize((solution - _resize(start_full, sizes[-1])).astype(np.float32), (h, w))
-        result = np.clip(start_full + correction, 0.0, 1.0)
-    return np.where(trimap == UNKNOWN, result, known).astype(np.float32)
+        result = _resize((solution - _resize(start_full, sizes[-1])).astype(np.float32), (h, w))
+        result += start_full
+        np.clip(result, 0.0, 1.0, out=result)
+    del start_full
+    unknown = trimap == UNKNOWN
+    np.copyto(result, trimap == FOREGROUND, where=~unknown)
+    return result
+
+
+def _resize_labels(trimap: np.ndarray, size) -> np.ndarray:
+    """uint8 (H, W) trimap -> uint8 at ``size``, nearest neighbour (as :func:`_resize` with ``"nearest"``), without
+    a full-size float copy."""
+    if tuple(trimap.shape) == tuple(size):
+        return trimap
+    t = resize_tensor(torch.from_numpy(np.ascontiguousarray(trimap))[None, None], size, "nearest")
+    return t[0, 0].numpy()

@@ -30,13 +30,21 @@ OFF_LEVEL_DISTANCE = 40
 MAX_OFF_LEVEL_FRACTION = 0.05
 
 
+def _labels_channels(arr: np.ndarray) -> np.ndarray:
+    """(H, W, 2 or 4) grey/RGB + alpha -> the channels holding the labels: the alpha channel when the colour is all
+    black and the alpha varies (labels stored as transparency, as :func:`afmatting.io.load_matte` reads mattes),
+    else the colour (an opaque black file is an all-background trimap, not an all-foreground one)."""
+    colour, alpha = arr[..., :-1], arr[..., -1:]
+    if not colour.any() and alpha.min() != alpha.max():
+        return alpha
+    return colour
+
+
 def _to_255_scale(arr: np.ndarray, name: str) -> np.ndarray:
     """Any-dtype (H, W) or (H, W, C) array -> float32 (H, W) on the 0..255 scale."""
     if arr.ndim == 3:
-        if arr.shape[2] == 4:  # drop alpha channel
-            arr = arr[..., :3]
-        if arr.shape[2] == 2:
-            arr = arr[..., :1]
+        if arr.shape[2] in (2, 4):
+            arr = _labels_channels(arr)
         if arr.shape[2] == 3:
             a = arr.astype(np.float32)
             spread = np.abs(a - a.mean(axis=2, keepdims=True)).max()
@@ -95,12 +103,14 @@ def load_trimap(source, shape: tuple[int, int] | None = None) -> np.ndarray:
         values = _to_255_scale(source, name)
     else:
         img = open_pil(source, what="trimap")
-        if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        if img.mode == "F":
+            values = _to_255_scale(np.asarray(img, dtype=np.float32), name)  # [0, 1] or 0..255, as for arrays
+        elif img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
             values = pil_to_array(img, name=name)[..., 0] * 255.0
         else:
             if img.mode == "P":
-                img = img.convert("RGB")
-            arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
+                img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+            arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "LA", "RGB", "RGBA") else img)
             values = _to_255_scale(arr, name)
     trimap = quantize_trimap(values, name)
     if shape is not None and tuple(trimap.shape) != tuple(shape[:2]):
@@ -216,11 +226,18 @@ def mask_to_trimap(mask, band: float | None = None) -> np.ndarray:
     return band_trimap(foreground, band)
 
 
+#: tile side of :func:`band_trimap`'s distance transforms (each tile also reads a halo of ``band`` pixels)
+BAND_TILE = 1024
+
+
 def band_trimap(subject: np.ndarray, band: float) -> np.ndarray:
     """uint8 (H, W) {0, 128, 255}: bool (H, W) ``subject`` as foreground, the rest background, and unknown every pixel
-    within ``band`` pixels (Euclidean, ``band >= 0``) of the boundary between them, on either side."""
-    from scipy import ndimage
+    within ``band`` pixels (Euclidean, ``band >= 0``) of the boundary between them, on either side.
 
+    Computed in tiles with a halo of ``band`` pixels: whether a pixel lies within ``band`` of the other side depends
+    only on the pixels that close, so the result is exactly the whole-image one, and the distance transforms'
+    float64 and index arrays stay tile-sized (a 24 MP mask needed about 0.8 GB at once).
+    """
     subject = np.asarray(subject, dtype=bool)
     trimap = np.full(subject.shape, UNKNOWN, dtype=np.uint8)
     if subject.all():
@@ -229,7 +246,29 @@ def band_trimap(subject: np.ndarray, band: float) -> np.ndarray:
     if not subject.any():
         trimap[:] = BACKGROUND
         return trimap
-    # distance of each subject pixel to the nearest non-subject pixel, and the reverse
-    trimap[ndimage.distance_transform_edt(subject) > band] = FOREGROUND
-    trimap[ndimage.distance_transform_edt(~subject) > band] = BACKGROUND
+    h, w = subject.shape
+    halo = int(np.ceil(band)) + 1
+    for y0 in range(0, h, BAND_TILE):
+        for x0 in range(0, w, BAND_TILE):
+            y1, x1 = min(y0 + BAND_TILE, h), min(x0 + BAND_TILE, w)
+            ys, xs = slice(max(0, y0 - halo), min(h, y1 + halo)), slice(max(0, x0 - halo), min(w, x1 + halo))
+            inner = (slice(y0 - ys.start, y1 - ys.start), slice(x0 - xs.start, x1 - xs.start))
+            trimap[y0:y1, x0:x1] = _band_tile(subject[ys, xs], band)[inner]
     return trimap
+
+
+def _band_tile(subject: np.ndarray, band: float) -> np.ndarray:
+    """:func:`band_trimap` of one tile, whole (a tile without the other side is all one label: its pixels are at
+    least the halo, more than ``band``, away from the boundary)."""
+    from scipy import ndimage
+
+    tile = np.full(subject.shape, UNKNOWN, dtype=np.uint8)
+    if subject.all():
+        tile[:] = FOREGROUND
+    elif not subject.any():
+        tile[:] = BACKGROUND
+    else:
+        # distance of each subject pixel to the nearest non-subject pixel, and the reverse
+        tile[ndimage.distance_transform_edt(subject) > band] = FOREGROUND
+        tile[ndimage.distance_transform_edt(~subject) > band] = BACKGROUND
+    return tile

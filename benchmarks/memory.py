@@ -1,23 +1,33 @@
-"""Benchmark: peak memory of ``predict`` + cut-out (foreground estimation) at 1, 8 and 24 megapixels.
+"""Benchmark: peak memory of every default path of ``predict`` + cut-out at 1, 8 and 24 megapixels.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/memory.py                      # 1, 8, 24 MP with the bundled trimap-free model
+    .venv/bin/python benchmarks/memory.py                      # every path at 1, 8, 24 MP
+    .venv/bin/python benchmarks/memory.py --paths trimap all-unknown --megapixels 24
     .venv/bin/python benchmarks/memory.py --megapixels 24 --tile-size 100000   # one tile: the untiled working set
     .venv/bin/python benchmarks/memory.py --quality            # tiled vs untiled cut-outs on the shared photos
 
-Each size runs in its own fresh Python process (so one case's allocations cannot hide another's), with the normal
+The paths (``--paths``, default all but ``single-stage``):
+
+* ``default``: the bundled trimap-free model with ``predict``'s defaults (the two-stage path: network, automatic
+  trimap, trimap model, refinement), as ``afmatting matte photo.jpg`` runs it;
+* ``trimap``: the bundled trimap model with a realistic trimap (a band of 2 % of the long side around the subject)
+  and the default refinement, as ``afmatting matte photo.jpg --trimap t.png``;
+* ``all-unknown``: the trimap model with a trimap that is unknown everywhere (the refinement's worst case);
+* ``single-stage``: the trimap-free network alone (``--single-stage``), the reference.
+
+Each case runs in its own fresh Python process (so one case's allocations cannot hide another's), with the normal
 allocator: the figures are what a user's process reaches. That process
 
-1. imports afmatting, loads the model and runs a 64² warm-up prediction (kernels, thread pools);
+1. imports afmatting, loads the model(s) and runs a 64² warm-up prediction of the same path (kernels, pools);
 2. reads its resident size (VmRSS): the **baseline**;
-3. reads a JPEG of the given size from disk with ``predict`` (as the CLI and the app do), builds the cut-out
-   (``MattingResult.cutout()``, which runs the foreground estimation) and encodes it as PNG in memory;
+3. reads a JPEG of the given size (and its trimap PNG) from disk with ``predict`` (as the CLI and the app do), builds
+   the cut-out (``MattingResult.cutout()``, which runs the foreground estimation) and encodes it as PNG in memory;
 4. reports its resident-set high-water mark (VmHWM): the **peak**, and peak − baseline: the cost of the image.
 
-The test photo is procedural (smooth colour fields with a soft-edged shape and noise, so JPEG decoding and the
-network see a photo-like image); memory does not depend on the content. The table prints bytes per pixel, the
-figure that must stay small and constant for any size.
+The test photo is procedural (smooth colour fields with a soft-edged disc and noise, so JPEG decoding and the
+network see a photo-like image). The table prints bytes per pixel, the figure that must stay small and constant for
+any size.
 
 ``--quality`` compares the default (tiled) foreground with a single tile (the whole image at once, as before
 tiling) on every photo of ../shared/data that is present: the largest absolute difference of the cut-out colours.
@@ -40,6 +50,19 @@ from benchmarks.common import PROJECT_ROOT, SHARED_DATA, status_kib  # noqa: E40
 GIB = 2**30
 
 
+PATHS = ("default", "trimap", "all-unknown", "single-stage")
+DEFAULT_PATHS = ("default", "trimap", "all-unknown")
+
+
+def _disc(h: int, w: int):
+    """The test photo's subject: a soft disc, float32 (H, W) in [0, 1]."""
+    import numpy as np
+
+    ys = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    xs = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+    return np.clip((0.3 - np.hypot(ys - 0.5, (xs - 0.5) * 1.5)) * 40, 0, 1)
+
+
 def write_test_photo(path: Path, megapixels: float) -> tuple[int, int]:
     """A 3:2 photo-like JPEG of about ``megapixels`` MP; returns its (height, width)."""
     import numpy as np
@@ -50,7 +73,7 @@ def write_test_photo(path: Path, megapixels: float) -> tuple[int, int]:
     rng = np.random.default_rng(0)
     ys = np.linspace(0, 1, h, dtype=np.float32)[:, None]
     xs = np.linspace(0, 1, w, dtype=np.float32)[None, :]
-    inside = np.clip((0.3 - np.hypot(ys - 0.5, (xs - 0.5) * 1.5)) * 40, 0, 1)  # a soft disc
+    inside = _disc(h, w)
     rgb = np.empty((h, w, 3), np.uint8)
     for c, (fg, bg) in enumerate(((0.9, 0.2 + 0.5 * 0.3), (0.6, 0.5), (0.2, 0.8))):
         channel = inside * fg + (1 - inside) * (bg * (0.7 + 0.3 * xs) + 0.1 * ys)
@@ -61,14 +84,30 @@ def write_test_photo(path: Path, megapixels: float) -> tuple[int, int]:
     return h, w
 
 
-def measure_child(path: str, model_name: str, max_side: int, tile_size: int | None, threads: int) -> dict:
-    """In a fresh process: peak resident memory of predict + cut-out of the photo at ``path``."""
+def write_test_trimap(path: Path, height: int, width: int, all_unknown: bool) -> None:
+    """The photo's trimap as PNG: unknown everywhere, or a band of 2 % of the long side around the disc."""
+    import numpy as np
+    from PIL import Image
+
+    from afmatting.trimap import UNKNOWN, band_trimap
+
+    if all_unknown:
+        trimap = np.full((height, width), UNKNOWN, np.uint8)
+    else:
+        trimap = band_trimap(_disc(height, width) >= 0.5, 0.02 * max(height, width))
+    Image.fromarray(trimap).save(path)
+
+
+def measure_child(path: str, trimap: str | None, kind: str, max_side: int, tile_size: int | None,
+                  threads: int) -> dict:
+    """In a fresh process: peak resident memory of predict + cut-out of the photo at ``path`` on path ``kind``."""
     import numpy as np
     import torch
 
     torch.set_num_threads(threads)
     from afmatting import foreground, load_matter
     from afmatting import result as result_module
+    from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL
 
     if tile_size is not None:
         original = foreground.estimate_foreground
@@ -77,11 +116,16 @@ def measure_child(path: str, model_name: str, max_side: int, tile_size: int | No
             return original(*args, tile_size=tile_size, **kwargs)
 
         result_module.estimate_foreground = with_tile_size  # what MattingResult.foreground calls
-    model = load_matter(model_name)  # the bundled trimap-free model: its two-stage path, as predict runs it
-    model.predict(np.full((64, 64, 3), 0.5, np.float32), max_side=max_side).cutout()  # warm-up
+    with_trimap = kind in ("trimap", "all-unknown")
+    # the bundled pipelines as predict runs them: the trimap model, or the trimap-free one with its partner
+    model = load_matter(DEFAULT_TRIMAP_MODEL if with_trimap else DEFAULT_TRIMAP_FREE_MODEL)
+    options = {"two_stage": False} if kind == "single-stage" else {}
+    warm_trimap = np.full((64, 64), 128, np.uint8) if with_trimap else None
+    model.predict(np.full((64, 64, 3), 0.5, np.float32), trimap=warm_trimap, max_side=max_side,
+                  **options).cutout()  # warm-up
     baseline = status_kib("VmRSS")
     start = time.perf_counter()
-    result = model.predict(path, max_side=max_side)
+    result = model.predict(path, trimap=trimap, max_side=max_side, **options)
     cutout = result.cutout()
     cutout.save(io.BytesIO(), format="PNG", compress_level=1)
     seconds = time.perf_counter() - start
@@ -90,14 +134,16 @@ def measure_child(path: str, model_name: str, max_side: int, tile_size: int | No
     return {"height": h, "width": w, "baseline_kib": baseline, "peak_kib": peak, "seconds": seconds}
 
 
-def run_case(path: Path, args) -> dict:
-    cmd = [sys.executable, __file__, "--child", str(path), "--model", args.model, "--max-side", str(args.max_side),
+def run_case(path: Path, trimap: Path | None, kind: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(path), "--kind", kind, "--max-side", str(args.max_side),
            "--threads", str(args.threads)]
+    if trimap is not None:
+        cmd += ["--trimap-file", str(trimap)]
     if args.tile_size is not None:
         cmd += ["--tile-size", str(args.tile_size)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT)
     if proc.returncode != 0:
-        raise SystemExit(f"case {path.name} failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"case {kind} {path.name} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -138,15 +184,18 @@ def quality(tile_size_untiled: int = 1 << 20) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megapixels", type=float, nargs="+", default=[1, 8, 24])
-    parser.add_argument("--model", default="afmatting/lite0-trimap-free")
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(DEFAULT_PATHS))
     parser.add_argument("--max-side", type=int, default=1024)
     parser.add_argument("--tile-size", type=int, default=None, help="foreground tile side (default: the library's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quality", action="store_true", help="compare tiled and untiled cut-outs on shared photos")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--trimap-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure_child(args.child, args.model, args.max_side, args.tile_size, args.threads)))
+        print(json.dumps(measure_child(args.child, args.trimap_file, args.kind, args.max_side, args.tile_size,
+                                       args.threads)))
         return
     if args.quality:
         quality()
@@ -155,20 +204,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for mp in args.megapixels:
             path = Path(tmp) / f"photo_{mp:g}mp.jpg"
-            write_test_photo(path, mp)
-            r = run_case(path, args)
-            pixels = r["height"] * r["width"]
-            extra = (r["peak_kib"] - r["baseline_kib"]) * 1024
-            rows.append((mp, r, pixels, extra))
+            h, w = write_test_photo(path, mp)
+            for kind in args.paths:
+                trimap = None
+                if kind in ("trimap", "all-unknown"):
+                    trimap = Path(tmp) / f"trimap_{kind}_{mp:g}mp.png"
+                    write_test_trimap(trimap, h, w, all_unknown=kind == "all-unknown")
+                r = run_case(path, trimap, kind, args)
+                pixels = r["height"] * r["width"]
+                extra = (r["peak_kib"] - r["baseline_kib"]) * 1024
+                rows.append((kind, mp, r, pixels, extra))
+                print(f"  {kind} {mp:g} MP: peak {r['peak_kib'] / 2**20:.2f} GiB, {r['seconds']:.1f} s",
+                      file=sys.stderr)
+                if trimap is not None:
+                    trimap.unlink()
             path.unlink()
     tile = args.tile_size if args.tile_size is not None else "default"
-    print(f"model {args.model}, max_side {args.max_side}, foreground tile {tile}, {args.threads} thread(s)\n")
-    print("| size | pixels | baseline RSS | peak RSS | peak − baseline | bytes / pixel | time |")
-    print("|---|---|---|---|---|---|---|")
-    for mp, r, pixels, extra in rows:
-        print(f"| {mp:g} MP ({r['width']}x{r['height']}) | {pixels / 1e6:.1f} M | {r['baseline_kib'] / 2**20:.2f} GiB "
-              f"| {r['peak_kib'] / 2**20:.2f} GiB | {extra / GIB:.2f} GiB | {extra / pixels:.0f} | "
-              f"{r['seconds']:.1f} s |")
+    print(f"bundled models, max_side {args.max_side}, foreground tile {tile}, {args.threads} thread(s)\n")
+    print("| path | size | pixels | baseline RSS | peak RSS | peak − baseline | bytes / pixel | time |")
+    print("|---|---|---|---|---|---|---|---|")
+    for kind, mp, r, pixels, extra in rows:
+        print(f"| {kind} | {mp:g} MP ({r['width']}x{r['height']}) | {pixels / 1e6:.1f} M "
+              f"| {r['baseline_kib'] / 2**20:.2f} GiB | {r['peak_kib'] / 2**20:.2f} GiB | {extra / GIB:.2f} GiB "
+              f"| {extra / pixels:.0f} | {r['seconds']:.1f} s |")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def hostile_arrays(rng):
         "objects": (np.full((8, 8, 3), None, object), "error"),
         "bool": (rng.random((9, 11)) > 0.5, "ok"),
         "uint16": ((rng.random((9, 11, 3)) * 65535).astype(np.uint16), "ok"),
-        "float255": (rng.random((9, 11, 3)) * 255, "ok"),
+        "float255": (rng.random((9, 11, 3)) * 255, "error"),  # a float image is [0, 1] by its dtype
     }
 
 

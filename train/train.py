@@ -34,6 +34,7 @@ from afmatting.training.config import config_problem
 
 # the pieces of the loop, re-exported for the tests and for scripts that import this file
 from afmatting.training.batches import EpochSeededDataset, epoch_repeats  # noqa: F401
+from afmatting.training.loop import RESUME_OVERRIDES, count_all_unknown  # noqa: F401
 from afmatting.training.objective import compute_losses  # noqa: F401
 from afmatting.training.optim import lr_multiplier, parameter_groups  # noqa: F401
 

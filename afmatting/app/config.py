@@ -13,6 +13,10 @@ ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 EXAMPLES = (("astronaut.jpg", "astronaut_trimap.png"), ("astronaut.jpg", None), ("cat.jpg", None))
 EXAMPLE_PHOTOS = tuple(photo for photo, _ in EXAMPLES)
 
+#: the largest ``max_side`` a request may ask for (the UI slider's maximum): a request for 10**9 on a 24 MP upload
+#: would run the network at full resolution (8 GiB and more); an operator's configured max_side may be larger
+MAX_REQUEST_SIDE = 2048
+
 #: photos above this many pixels are refused (the network sees at most max_side anyway; this bounds memory)
 DEFAULT_MAX_PIXELS = 40_000_000
 

@@ -19,7 +19,7 @@ from ..processing import check_max_side
 from ..result import MattingResult
 from ..trimap import load_trimap
 from .auto import trimap_from_matte
-from .config import DemoConfig
+from .config import MAX_REQUEST_SIDE, DemoConfig
 from .inputs import parse_colour
 from .models import AUTO, ModelStore
 from .painter import painted_trimap
@@ -77,7 +77,15 @@ class MattingService:
         return load_image(path, max_pixels=self.config.max_pixels)
 
     def _max_side(self, max_side) -> int | None:
-        return self.config.max_side if max_side == CONFIGURED else check_max_side(max_side)
+        """A request's ``max_side``, capped server-side at MAX_REQUEST_SIDE (or the configured side when larger; a
+        request for full resolution (None) gets that cap too, unless the app is configured for full resolution)."""
+        if max_side == CONFIGURED:
+            return self.config.max_side
+        side = check_max_side(max_side)
+        if self.config.max_side is None:
+            return side
+        cap = max(MAX_REQUEST_SIDE, self.config.max_side)
+        return cap if side is None else min(side, cap)
 
     def matte(self, image_path, trimap=None, *, model_choice: str | None = AUTO,
               max_side: int | None | str = CONFIGURED, refine: bool = True, progress=None) -> MattingResult:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import AFMattingError
 from ..io import image_size
 from .collect import add_finetune_controls
-from .config import ASSETS_DIR, EXAMPLES, DemoConfig
+from .config import ASSETS_DIR, EXAMPLES, MAX_REQUEST_SIDE, DemoConfig
 from .inputs import BRUSH_COLOURS, UNPAINTED_CHOICES, parse_colour
 from .models import AUTO
 from .painter import brush_radius, tinted_photo
@@ -243,7 +243,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                         choices=store.choices(), value=AUTO, allow_custom_value=config.allow_custom_models,
                         label="Model", elem_id="afm-model", info=store.auto_info(),
                     )
-                    max_side = gr.Slider(256, 2048, value=config.max_side or 2048, step=64,
+                    max_side = gr.Slider(256, MAX_REQUEST_SIDE, value=config.max_side or MAX_REQUEST_SIDE, step=64,
                                          label="Network resolution",
                                          info="long side the network sees; the matte is always full size")
                 examples = [[str(ASSETS_DIR / photo_name), str(ASSETS_DIR / trimap_name) if trimap_name else None]

@@ -69,6 +69,45 @@ def build_model(args) -> AFMatting:
     return model
 
 
+#: settings a resumed run may change: how long it runs (``max_steps``, to extend a run; the schedule's milestones are
+#: fractions of it) and where and how it logs, checkpoints, validates and runs; never what it learns (model, data,
+#: loss, optimiser, batch, seed, precision: a change there would silently mix two runs)
+RESUME_OVERRIDES = ("resume_from_checkpoint", "config", "output_dir", "max_steps", "num_workers", "num_threads",
+                    "neighbours_in_workers", "log_with", "log_steps", "validation_steps", "val_limit",
+                    "num_val_images_logged", "checkpointing_steps", "checkpoints_total_limit", "stop_after_steps",
+                    "push_to_hub")
+
+
+def check_resume_settings(args, checkpoint: Path) -> None:
+    """TrainingConfigError naming every setting that differs from the run ``checkpoint`` belongs to (its
+    ``config.yaml``), except RESUME_OVERRIDES. A run without a saved config (older runs) is not checked."""
+    saved_path = checkpoint.resolve().parent.parent / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = yaml.safe_load(saved_path.read_text()) or {}
+    current = vars(args)
+    changed = [k for k in current if k not in RESUME_OVERRIDES and k in saved and saved[k] != current[k]
+               and not (isinstance(saved[k], list) and list(current[k] or []) == saved[k])]
+    if changed:
+        details = ", ".join(f"{k} ({saved[k]!r} -> {current[k]!r})" for k in changed)
+        raise TrainingConfigError(
+            f"cannot resume '{checkpoint}' with different settings: {details}. Resume with the run's settings "
+            f"({saved_path}), or start a new run in another --output_dir. Settings a resume may change: "
+            f"{', '.join(RESUME_OVERRIDES[1:])}.")
+
+
+def count_all_unknown(trimap: torch.Tensor, seen_before: int, step: int) -> int:
+    """How many crops of a (B, 1, S, S) trimap batch ({0, 0.5, 1}) are unknown everywhere; the first such batch of a
+    run logs a warning: the known-region loss has nothing to anchor those crops, and the DDC loss alone is satisfied
+    by any flat matte, so a dataset of all-unknown trimaps trains nothing useful."""
+    count = int((trimap != 0.5).flatten(1).any(dim=1).logical_not().sum())
+    if count and not seen_before:
+        logger.warning(f"step {step}: {count} of {trimap.shape[0]} training crops have trimaps that are unknown "
+                       f"everywhere (no background or foreground pixel): the known-region loss cannot anchor them. "
+                       f"Check the dataset's trimaps; the count is in train_summary.json.")
+    return count
+
+
 def resume_point(args, output_dir: Path) -> Path | None:
     """The checkpoint folder ``args.resume_from_checkpoint`` names (``latest``: the newest complete one), or None."""
     ckpt = args.resume_from_checkpoint
@@ -110,6 +149,11 @@ def train(args, splits=None) -> dict:
         torch.set_num_threads(int(args.num_threads))
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
+    # a resume continues the run it comes from: its settings must be that run's (checked before anything is written)
+    ckpt = resume_point(args, output_dir)
+    if ckpt is not None:
+        check_resume_settings(args, ckpt)
+    if accelerator.is_main_process:
         (output_dir / "config.yaml").write_text(yaml.safe_dump(vars(args), sort_keys=False))
 
     # --- data: alpha-free modes remove the alpha column before any transform (structural, not a convention)
@@ -146,7 +190,6 @@ def train(args, splits=None) -> dict:
     global_step, first_epoch, skip_batches = 0, 0, 0
 
     # --- resume: same step, same data order (sampler epoch + skipped batches), same RNG and optimiser state
-    ckpt = resume_point(args, output_dir)
     if args.resume_from_checkpoint and ckpt is None:
         accelerator.print("No complete checkpoint found; starting from scratch.")
     elif ckpt is not None:
@@ -189,7 +232,7 @@ def train(args, splits=None) -> dict:
     progress = tqdm(total=args.max_steps, initial=global_step, desc=args.progress_description,
                     disable=not accelerator.is_local_main_process)
     model.train()
-    window_start, window_images, skipped_nonfinite = time.perf_counter(), 0, 0
+    window_start, window_images, skipped_nonfinite, unanchored = time.perf_counter(), 0, 0, 0
     steady_images_per_s = None
     run_start, run_first_step = time.perf_counter(), global_step
     if torch.cuda.is_available():
@@ -202,6 +245,8 @@ def train(args, splits=None) -> dict:
             if epoch == first_epoch and skip_batches:
                 active = accelerator.skip_first_batches(train_dataloader, skip_batches)
             for batch in active:
+                if args.loss != "alpha":
+                    unanchored += count_all_unknown(batch["trimap"], unanchored, global_step)
                 with accelerator.accumulate(model):
                     alpha = model(batch["image"], batch["trimap"] if args.trimap_input else None)
                     losses = compute_losses(args, batch, alpha)
@@ -262,6 +307,8 @@ def train(args, splits=None) -> dict:
             * accelerator.num_processes
         summary = {"steps": global_step, "initial_metrics": initial_metrics, "final_metrics": last_metrics,
                    "best": best, "skipped_nonfinite_batches": skipped_nonfinite,
+                   # training crops whose trimap had no known pixel (the known-region loss cannot anchor them)
+                   "all_unknown_trimap_crops": unanchored,
                    # wall time of the training loop, validations included
                    "seconds": round(seconds, 1), "images_per_s": round(trained_images / max(seconds, 1e-9), 2),
                    # images/s of the last log_steps window (benchmarks/reproduce_gpu.py compares rows by it)
