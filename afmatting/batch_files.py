@@ -21,7 +21,7 @@ from .errors import AFMattingError
 from .io import IMAGE_EXTENSIONS
 
 #: suffixes of the outputs written per image
-ALPHA_SUFFIX, CUTOUT_SUFFIX = "_alpha.png", "_cutout.png"
+ALPHA_SUFFIX, CUTOUT_SUFFIX, TRIMAP_SUFFIX = "_alpha.png", "_cutout.png", "_trimap.png"
 
 
 class OutputError(AFMattingError):
@@ -62,9 +62,10 @@ def find_trimap(trimap_arg: str | os.PathLike | None, image_path: Path) -> Path 
     return found[0]
 
 
-def output_names(image_path: Path, cutout: bool) -> list[str]:
-    """File names (no folder) written for one image."""
-    return [image_path.stem + ALPHA_SUFFIX] + ([image_path.stem + CUTOUT_SUFFIX] if cutout else [])
+def output_names(image_path: Path, cutout: bool, trimap: bool = False) -> list[str]:
+    """File names (no folder) written for one image: the alpha, then the cutout and the automatic trimap if asked."""
+    return ([image_path.stem + ALPHA_SUFFIX] + ([image_path.stem + CUTOUT_SUFFIX] if cutout else [])
+            + ([image_path.stem + TRIMAP_SUFFIX] if trimap else []))
 
 
 @dataclass
@@ -90,7 +91,7 @@ def prepare_output_folder(out: str | os.PathLike) -> Path:
 
 
 def plan_outputs(images: list[Path], out: Path, *, cutout: bool, overwrite: bool = False,
-                 skip_existing: bool = False) -> OutputPlan:
+                 skip_existing: bool = False, trimap: bool = False) -> OutputPlan:
     """Decide every output path before any work starts.
 
     Raises OutputError when two inputs would write the same file (naming both), or when outputs exist and neither
@@ -102,7 +103,7 @@ def plan_outputs(images: list[Path], out: Path, *, cutout: bool, overwrite: bool
         raise OutputError("Pass either --overwrite or --skip-existing, not both.")
     owner: dict[str, Path] = {}
     for image in images:
-        for name in output_names(image, cutout):
+        for name in output_names(image, cutout, trimap):
             if name in owner and owner[name] != image:
                 raise OutputError(
                     f"'{owner[name]}' and '{image}' would both write '{name}' (outputs are named by file stem); "
@@ -111,7 +112,7 @@ def plan_outputs(images: list[Path], out: Path, *, cutout: bool, overwrite: bool
             owner[name] = image
     todo, skipped, existing = [], [], []
     for image in dict.fromkeys(images):  # the same file named twice is matted once
-        paths = [out / name for name in output_names(image, cutout)]
+        paths = [out / name for name in output_names(image, cutout, trimap)]
         present = [p for p in paths if os.path.lexists(p)]
         if skip_existing and len(present) == len(paths):
             skipped.append(image)

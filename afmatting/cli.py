@@ -1,4 +1,4 @@
-"""Command line: ``afmatting matte``, ``afmatting eval`` and ``afmatting export-onnx``. Also
+"""Command line: ``afmatting matte``, ``afmatting eval``, ``afmatting export-onnx`` and ``afmatting finetune``. Also
 ``python -m afmatting.cli``."""
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def cmd_matte(args) -> int:
 
     if args.adapt < 0:
         print("error: --adapt takes a number of steps >= 0.", file=sys.stderr)
+        return 2
+    if args.save_trimap and args.trimap is not None:
+        print("error: --save-trimap writes the automatic trimap of the trimap-free path; with --trimap there is "
+              "none to save.", file=sys.stderr)
         return 2
     if args.adapt and args.trimap is None:
         print("error: --adapt needs --trimap: the trimap's known pixels anchor the per-image fit.", file=sys.stderr)
@@ -151,7 +155,7 @@ def _matte_plan(args):
     if not inputs:
         raise AFMattingError(f"no images found in {args.inputs} (only earlier outputs)")
     plan = plan_outputs(inputs, out, cutout=not args.no_cutout, overwrite=args.overwrite,
-                        skip_existing=args.skip_existing)
+                        skip_existing=args.skip_existing, trimap=args.save_trimap)
     position = {image: i for i, image in enumerate(dict.fromkeys(inputs))}
     return plan, batches(plan.todo, args.batch_size, [position[image] for image, _ in plan.todo])
 
@@ -208,10 +212,24 @@ def _write_outputs(batch, results, args) -> list:
             write_image_atomically(result.alpha_image(), outputs[0])
             if not args.no_cutout:
                 write_image_atomically(result.cutout(), outputs[1])
+            if args.save_trimap:
+                write_image_atomically(automatic_trimap_image(result), outputs[-1])
             outcomes.append((path, None))
         except (AFMattingError, OSError) as e:
             outcomes.append((path, e))
     return outcomes
+
+
+def automatic_trimap_image(result):
+    """The automatic trimap behind a trimap-free result as a grey PIL image {0, 128, 255}: the two-stage path's own
+    trimap, or for the network alone (``--single-stage``) the one :func:`afmatting.auto_trimap.auto_trimap` builds from
+    its matte."""
+    from PIL import Image
+
+    from .auto_trimap import auto_trimap
+
+    trimap = result.trimap if result.trimap is not None else auto_trimap(result.alpha)
+    return Image.fromarray(trimap, mode="L")
 
 
 def cmd_eval(args) -> int:
@@ -274,6 +292,9 @@ def add_matte_subcommand(subparsers) -> None:
                         "MobileSAM selects it, the trimap model mattes its edges (afmatting[onnx])")
     p.add_argument("--box", type=box_argument, metavar="X0,Y0,X1,Y1", help="a box around the subject (pixels)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
+    p.add_argument("--save-trimap", action="store_true",
+                   help="also write <stem>_trimap.png, the automatic trimap the trimap-free path used: fix it in any "
+                        "editor and fine-tune on it (afmatting finetune IMAGES --trimaps OUT)")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",
                           help="replace existing outputs (default: refuse to start when any output exists)")
@@ -346,12 +367,68 @@ def cmd_export(args) -> int:
     return 0
 
 
+def add_finetune_subcommand(subparsers) -> None:
+    """Register ``afmatting finetune`` on an argparse ``subparsers`` object (handler: :func:`cmd_finetune`)."""
+    from .bundled import BUNDLED_MODELS, DEFAULT_TRIMAP_FREE_MODEL
+
+    p = subparsers.add_parser(
+        "finetune",
+        help="fine-tune a model on your own photos with trimaps only (CPU: minutes)",
+        description="Fine-tune the bundled models (or any saved one) on your photos and their trimaps, without "
+                    "alpha labels (known + DDC). Some photos are held out and scored before and after. The output "
+                    "folder loads with --model in `afmatting matte` and AFMatting.from_pretrained. Trimaps: "
+                    "`afmatting matte --save-trimap`, the app's 'Save this trimap for fine-tuning', or any editor "
+                    "(0 background, 128 unknown, 255 foreground).",
+    )
+    p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--trimaps", required=True, help="folder of trimaps, one per image: <stem>.png or <stem>_trimap.png")
+    p.add_argument("--out", required=True, help="the model folder to write (new or empty)")
+    p.add_argument("--from", dest="base", default=DEFAULT_TRIMAP_FREE_MODEL,
+                   help=f"the model to start from: {' or '.join(BUNDLED_MODELS)} (default "
+                        f"{DEFAULT_TRIMAP_FREE_MODEL}: the first stage of the default path), a folder or a Hub id")
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimiser steps of batch 4 (default: about 50 visits of each photo, 50-300 steps: 100 for "
+                        "8 photos)")
+    p.add_argument("--alphas", default=None, help="optional alpha folder: held-out images are also scored by SAD "
+                                                  "(never used for training)")
+    p.add_argument("--val", nargs="+", default=None, metavar="IMAGES",
+                   help="images to score before and after instead of holding out some of yours (their trimaps "
+                        "in --trimaps)")
+    p.add_argument("--holdout", type=int, default=None,
+                   help="how many of your images to hold out (default: a fifth, 1-5; none below 4 images)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--push-to-hub", default=None, metavar="REPO", help="upload the model folder to this Hub repo")
+    p.set_defaults(func=cmd_finetune)
+
+
+def cmd_finetune(args) -> int:
+    """Handler of ``afmatting finetune``: train, print the before / after table and how to use the model."""
+    from .finetune import finetune
+
+    try:
+        import accelerate  # noqa: F401
+        import datasets  # noqa: F401
+    except ImportError:
+        from .errors import MissingDependencyError
+
+        raise MissingDependencyError("afmatting finetune needs the training extra: pip install 'afmatting[train]'.")
+    report = finetune(args.images, args.trimaps, args.out, base=args.base, steps=args.steps, alphas=args.alphas,
+                      val_images=args.val, holdout=args.holdout, seed=args.seed, resume=args.resume,
+                      push_to_hub=args.push_to_hub)
+    print(report.table())
+    print(f"saved the fine-tuned model to {report.out} ({report.seconds:.0f} s); use it with:\n"
+          f"  afmatting matte PHOTOS --model {report.out} --out mattes/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afmatting", description="Image matting trained without alpha labels.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_matte_subcommand(sub)
     add_eval_subcommand(sub)
     add_export_subcommand(sub)
+    add_finetune_subcommand(sub)
     return parser
 
 

@@ -44,3 +44,8 @@ class ModelConfigError(CheckpointError):
 
 class ModelOutputError(AFMattingError):
     """A model produced an unusable output (NaN or infinite alpha); names the model."""
+
+
+class TrainingConfigError(AFMattingError):
+    """A training or fine-tuning run cannot start: a config key with a bad value, a split or checkpoint that is not
+    there, too few images for one batch, or fine-tuning inputs that cannot train (no trimaps, no unknown band)."""

@@ -139,6 +139,27 @@ def cached_or_reachable(hub_id: str) -> str:
     return hub_id
 
 
+#: written by ``afmatting finetune`` beside a model's weights: what it was tuned from and on (JSON object)
+FINETUNE_RECORD = "finetune.json"
+
+
+def read_finetune_record(source, **hub_kwargs) -> dict | None:
+    """The ``finetune.json`` of a model folder (Path) or Hub repo (str), None when it has none: a model not made
+    by ``afmatting finetune``. Hub repos are asked only when the Hub answers (the cache otherwise)."""
+    try:
+        if isinstance(source, Path):
+            path = source / FINETUNE_RECORD
+        else:
+            keys = ("revision", "cache_dir", "token")
+            offline = constants.HF_HUB_OFFLINE or not hub_reachable()
+            path = Path(hf_hub_download(repo_id=source, filename=FINETUNE_RECORD, local_files_only=offline,
+                                        **{k: hub_kwargs[k] for k in keys if k in hub_kwargs}))
+        record = json.loads(path.read_text())
+    except (*HUB_ERRORS, OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def resolve_weights_file(model_id: str, **hub_kwargs) -> str:
     """Local directory -> its model.safetensors; otherwise hf_hub_download (uses the cache, honours
     HF_HUB_OFFLINE). Only safetensors are ever loaded."""

@@ -73,5 +73,7 @@ def load_matter(name=None, *, trimap: bool = False, device: str | torch.device |
     trimap-free one), with its trimap partner loaded when it has one."""
     name = default_model(trimap) if name is None else name
     model = load_model(name, device)
-    partner = None if model.trimap_input else trimap_partner(name)
+    # a model tuned from a bundled trimap-free one (``afmatting finetune``) keeps its partner: the tuned first stage
+    partner = None if model.trimap_input else (trimap_partner(name)
+                                               or trimap_partner(getattr(model, "finetuned_from", None)))
     return Matter(model, load_model(partner, device) if partner is not None else None)

@@ -20,6 +20,7 @@ from .hub import (
     MODEL_CARD_TEMPLATE,
     hub_error,
     load_checkpoint,
+    read_finetune_record,
     resolve_source,
     resolve_weights_file,
     validate_hub_config,
@@ -244,4 +245,8 @@ class AFMatting(
             if translated is None:
                 raise
             raise translated from None
+        # ``afmatting finetune`` records its base model: one tuned from the bundled trimap-free model keeps that
+        # model's trimap partner (afmatting.loading.load_matter), i.e. the two-stage default
+        record = read_finetune_record(source, **kwargs)
+        model.finetuned_from = record.get("base_model") if record else None
         return model

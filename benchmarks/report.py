@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's afmatting and benchmarks
+from benchmarks.finetune_am2k import RESULTS_JSON as FINETUNE_JSON  # noqa: E402
+from benchmarks.finetune_am2k import finetune_section  # noqa: E402
 from benchmarks.reproduce import (  # noqa: E402
     BUNDLE,
     CLASSICAL_JSON,
@@ -158,6 +160,8 @@ def results_markdown() -> str:
         lines += trimap_free_section(json.loads(TRIMAP_FREE_JSON.read_text()))
     if GPU_JSON.exists():
         lines += gpu_section(json.loads(GPU_JSON.read_text()))
+    if FINETUNE_JSON.exists():
+        lines += ["", *finetune_section(json.loads(FINETUNE_JSON.read_text()))]
     return "\n".join(lines) + "\n"
 
 

@@ -73,13 +73,15 @@ def test_alpha_free_modes_cannot_see_alpha(tmp_path, monkeypatch):
 
     monkeypatch.setattr(loading, "load_matte", forbidden)  # every dataset alpha is read through it
     seen = []
-    original = train.compute_losses
+    import afmatting.training.loop as loop
+
+    original = loop.compute_losses
 
     def spy(args, batch, alpha):
         seen.append(sorted(batch))
         return original(args, batch, alpha)
 
-    monkeypatch.setattr(train, "compute_losses", spy)
+    monkeypatch.setattr(loop, "compute_losses", spy)
     run(tmp_path, "run", "--loss", "known+ddc", "--max_steps", "2", "--validation_steps", "0")
     assert seen and all("alpha" not in keys for keys in seen)
     assert all("neighbours" in keys for keys in seen)  # DDC neighbours come from the data workers
@@ -133,7 +135,9 @@ def test_epoch_length_has_a_floor_of_batches(tmp_path, monkeypatch):
             super().__init__(*args, **kwargs)
             made.append(self.repeats)
 
-    monkeypatch.setattr(train, "EpochSeededDataset", Recording)
+    import afmatting.training.loop as loop
+
+    monkeypatch.setattr(loop, "EpochSeededDataset", Recording)
     out = run(tmp_path, "run", "--max_steps", "2", "--validation_steps", "0", "--min_batches_per_epoch", "20")
     assert made == [5]  # smoke: 8 images, batch 2
     summary = json.loads((out / "train_summary.json").read_text())

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from afmatting.errors import TrainingConfigError
+from afmatting.training import checkpoints as checkpoints_module
+
 from .conftest import import_script
 
 pytestmark = pytest.mark.e2e  # training runs, killed and resumed
@@ -21,7 +24,6 @@ COMMON = ["--config", SMOKE, "--log_with", "none", "--max_steps", "6", "--checkp
           "--checkpoints_total_limit", "5", "--validation_steps", "0", "--num_workers", "0"]
 
 train = import_script("train/train.py", "afm_train_checkpoints")
-checkpoints_module = import_script("train/checkpoints.py", "afm_checkpoints")
 
 
 def run_killed_during_second_save(out: Path) -> subprocess.CompletedProcess:
@@ -100,12 +102,9 @@ def test_marker_catches_a_truncated_file_and_explicit_incomplete_checkpoint_is_r
     optimizer = folder / "optimizer.bin"
     optimizer.write_bytes(optimizer.read_bytes()[:100])
     assert "optimizer.bin" in checkpoints_module.checkpoint_problem(folder)
-    try:
+    with pytest.raises(TrainingConfigError, match="incomplete") as raised:
         train.main(COMMON + ["--output_dir", str(out), "--resume_from_checkpoint", str(folder)])
-    except SystemExit as e:
-        assert "incomplete" in str(e) and "checkpoint-2" in str(e)
-    else:
-        raise AssertionError("an incomplete checkpoint was resumed")
+    assert "checkpoint-2" in str(raised.value)
 
 
 def test_corrupt_dataset_image_is_one_error_line(tmp_path, capsys):
@@ -135,7 +134,9 @@ def test_script_errors_exit_2_and_bugs_get_a_summary_line_first(tmp_path, capsys
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(train, "compute_losses", broken)
+    import afmatting.training.loop as loop
+
+    monkeypatch.setattr(loop, "compute_losses", broken)
     code = train.run_from_command_line(COMMON + ["--output_dir", str(tmp_path / "run2")])
     err = capsys.readouterr().err
     assert code == 1

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import AFMattingError
 from ..io import image_size
+from .collect import add_finetune_controls
 from .config import ASSETS_DIR, EXAMPLES, MAX_REQUEST_SIDE, DemoConfig
 from .inputs import BRUSH_COLOURS, parse_colour
 from .models import AUTO
@@ -423,6 +424,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                                     "subject, grey = the edge to work out. Matte then uses it.")
                         trimap_file = gr.Image(label="Trimap file", type="filepath", image_mode=None, format="png",
                                                sources=["upload"], height=200, elem_id="afm-trimap-upload")
+                    add_finetune_controls(service, photo, editor, base_trimap)
         if examples:
             with example_slot:
                 gr.Examples(examples, inputs=[photo, trimap_file],

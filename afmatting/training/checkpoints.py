@@ -1,6 +1,8 @@
-"""Training checkpoints that survive a kill at any moment: written to ``.checkpoint-N.partial/``, completed with
-``checkpoint_complete.json`` (every file and its size) and renamed to ``checkpoint-N/``; ``latest`` takes the newest
-complete one, skipping (and naming) incomplete ones."""
+"""Training checkpoints that survive a kill at any moment, and finding the newest complete one to resume from.
+
+A checkpoint is accelerate's ``save_state`` folder ``checkpoint-<step>``, written as ``.checkpoint-<step>.partial``,
+completed with :data:`COMPLETE_MARKER` (every file and its size) and renamed into place.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,435 @@
+"""Fine-tune a bundled (or any saved) model on a user's own photos and trimaps: ``afmatting finetune``.
+
+The paper's alpha-free recipe scaled to a handful of photos on a CPU: known + 10 x DDC (K = 11) from the chosen
+weights, crops centred on the trimaps' unknown band with light augmentation (scale, flip, colour), a short warm-up
+and a cosine decay at a lower learning rate than training from scratch. It runs
+:func:`afmatting.training.train` (the loop ``train/train.py`` runs: accelerate, checkpoints, validation) on the
+user's pairs, held-out images scored before and after, and leaves a model folder that
+``AFMatting.from_pretrained`` and ``afmatting matte --model`` load, with a model card and ``finetune.json`` saying
+what it was tuned on.
+
+Inputs: images (files, folders, glob patterns) and a trimap folder paired by exact stem (``a.jpg`` takes ``a.*`` or
+``a_trimap.*``, as ``afmatting matte --trimap`` pairs them, so ``afmatting matte --save-trimap`` output works as
+it is). Optional alphas (same pairing) only add SAD to the held-out scores; training never reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .batch_files import find_trimap
+from .bundled import DEFAULT_TRIMAP_FREE_MODEL
+from .data.layouts import SampleFiles, check_sizes
+from .errors import AFMattingError, CheckpointError, DatasetError, TrainingConfigError
+from .hub import FINETUNE_RECORD, hub_error, hub_reachable, resolve_source
+from .io import list_images, load_image, load_matte
+from .processing import DEFAULT_MAX_SIDE, network_size, to_uint8
+from .trimap import BACKGROUND, FOREGROUND, UNKNOWN, load_trimap
+from .two_stage import DEFAULT_FIRST_STAGE_SIDE
+
+#: the CPU recipe; every value can be overridden through ``finetune(..., overrides={...})``
+RECIPE = {
+    "loss": "known+ddc",
+    "ddc_weight": 10.0,
+    "kernel_size": 11,
+    "crop_size": 256,
+    "scale_range": [0.75, 1.33],  # light augmentation: mild zoom, flips, a little colour
+    "hflip": True,
+    "colour_jitter": 0.1,
+    "batch_size": 4,
+    "learning_rate": 2.0e-4,  # a fifth of the from-scratch CPU recipe's 1e-3: the weights are already good
+    "backbone_lr_scale": 0.3,
+    "weight_decay": 0.01,
+    "lr_schedule": "cosine",
+    "warmup_steps": 20,
+    "num_workers": 0,  # tiny datasets: worker start-up would cost more than it saves
+    "min_batches_per_epoch": 1,
+    "channels_last": True,
+    "val_region": "unknown",
+    "val_objective": True,
+    "validate_before_training": True,
+    "save_best": False,
+    "log_with": "none",
+    "log_steps": 5,
+    "progress_description": "fine-tuning",
+}
+#: the default number of steps: about 50 visits of each training photo (as crops), between 50 and 300 steps
+PASSES_PER_PHOTO, MIN_STEPS, MAX_STEPS = 50, 50, 300
+
+
+def default_steps(num_photos: int, batch_size: int = RECIPE["batch_size"]) -> int:
+    """Steps for ``num_photos`` training photos: 100 for 8 photos (the measured run of docs/results.md), 300 from 24
+    photos on. Eight photos tuned for 150 steps got worse on held-out photos, for 50-100 steps better."""
+    return int(min(MAX_STEPS, max(MIN_STEPS, round(PASSES_PER_PHOTO * num_photos / batch_size))))
+
+
+@dataclass
+class FinetuneReport:
+    """What a fine-tuning run did: the pairs it used, the held-out scores before and after, and where it wrote."""
+
+    out: Path
+    base: str
+    train_names: list[str]
+    val_names: list[str]
+    steps: int
+    seconds: float
+    before: dict | None = None
+    after: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def table(self) -> str:
+        """The before / after table of the held-out images (markdown)."""
+        if not self.before or not self.after:
+            return "No images were held out: no before / after scores."
+        labels = {"objective": "objective (known + 10 x DDC)", "known": "known-region error", "ddc": "DDC",
+                  "SAD": "SAD vs your alphas"}
+        lines = [f"| held out ({len(self.val_names)} images) | before | after |", "|---|---:|---:|"]
+        for key, label in labels.items():
+            if key in self.before and key in self.after:
+                lines.append(f"| {label} | {self.before[key]:.4f} | {self.after[key]:.4f} |")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------- inputs
+def pair_inputs(images, trimaps, alphas=None, *, what: str = "training") -> tuple[list[SampleFiles], list[str]]:
+    """Pair each image with its trimap (and alpha) by exact stem; check sizes and trimap contents.
+
+    Args:
+        images: image files, folders or glob patterns (a folder's ``*_trimap.*`` files are not images).
+        trimaps: the trimap folder.
+        alphas: an optional alpha folder (same pairing; used for held-out SAD only).
+
+    Returns:
+        ``(samples, skipped)``: the usable pairs sorted by name, and a note per image left out (no trimap).
+
+    Raises:
+        DatasetError (one line naming the file) for: no images, no trimap at all, a size mismatch, an unreadable
+        trimap, a trimap without known pixels (all unknown), or trimaps without any unknown band.
+    """
+    if trimaps is None or not Path(trimaps).is_dir():
+        raise DatasetError(f"--trimaps must be a folder of trimaps (one per image, same stem); got '{trimaps}'.")
+    paths = [p for p in list_images(images if isinstance(images, (list, tuple)) else [images])
+             if not p.stem.endswith("_trimap")]
+    if not paths:
+        raise DatasetError(f"No {what} images found in {images}.")
+    samples, skipped = [], []
+    for path in paths:
+        if not path.is_file():
+            raise DatasetError(f"The image '{path}' does not exist.")
+        try:
+            trimap = find_trimap(trimaps, path)
+        except AFMattingError as e:
+            if "Ambiguous" in str(e):
+                raise DatasetError(str(e)) from None
+            skipped.append(f"{path.name}: no trimap in '{trimaps}'")
+            continue
+        alpha = None
+        if alphas is not None:
+            try:  # only held-out images need one (their SAD); training never reads it
+                alpha = find_trimap(alphas, path)
+            except AFMattingError:
+                alpha = None
+        samples.append(SampleFiles(name=path.stem, image=str(path), alpha=None if alpha is None else str(alpha),
+                                   trimap=str(trimap)))
+    if not samples:
+        raise DatasetError(f"None of the {len(paths)} {what} images has a trimap in '{trimaps}' (expected "
+                           f"'<stem>.png' or '<stem>_trimap.png', e.g. from `afmatting matte --save-trimap`).")
+    names = [s.name for s in samples]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise DatasetError(f"Two {what} images share the name '{twice[0]}'; rename one (outputs are named by stem).")
+    check_sizes(samples)
+    any_unknown = False
+    for sample in samples:
+        counts = trimap_counts(sample.trimap)
+        if counts[BACKGROUND] + counts[FOREGROUND] == 0:
+            raise DatasetError(f"The trimap '{sample.trimap}' is all unknown (grey): it needs known foreground "
+                               f"(white) and/or background (black) to learn from.")
+        any_unknown |= counts[UNKNOWN] > 0
+    if not any_unknown:
+        raise DatasetError(f"None of the {len(samples)} trimaps has an unknown (grey, 128) band: there is no edge "
+                           f"to learn; paint the uncertain border grey.")
+    return samples, skipped
+
+
+def trimap_counts(path) -> dict[int, int]:
+    """Pixels per trimap value {0, 128, 255} of a trimap file (any format :func:`load_trimap` reads)."""
+    try:
+        trimap = load_trimap(path)
+    except AFMattingError as e:
+        raise DatasetError(f"Cannot use the trimap '{path}': {e}") from None
+    values, counts = np.unique(trimap, return_counts=True)
+    found = dict(zip(values.tolist(), counts.tolist()))
+    return {v: int(found.get(v, 0)) for v in (BACKGROUND, UNKNOWN, FOREGROUND)}
+
+
+def working_side(trimap_input: bool) -> int:
+    """The long side a tuned network sees in use, at which it is trained: the two-stage path's first stage (640 px)
+    for a trimap-free model, the default ``max_side`` (1024 px) for a trimap model. Training on full-size photos
+    instead made 256 px crops far narrower views than the network ever gets, and the held-out photos got worse."""
+    return DEFAULT_MAX_SIDE if trimap_input else DEFAULT_FIRST_STAGE_SIDE
+
+
+def resized_sample(sample: SampleFiles, folder: Path, side: int) -> SampleFiles:
+    """The sample with its long side at most ``side``: PNG copies in ``folder`` (image and alpha area-averaged,
+    trimap nearest), or the sample itself when it is small enough."""
+    from PIL import Image
+
+    image = load_image(sample.image)
+    height, width = image.shape[:2]
+    h, w = network_size(height, width, side)
+    if (h, w) == (height, width):
+        return sample
+    paths = {"image": folder / f"{sample.name}.image.png", "trimap": folder / f"{sample.name}.trimap.png"}
+    Image.fromarray(to_uint8(image)).resize((w, h), Image.BOX).save(paths["image"])
+    Image.fromarray(load_trimap(sample.trimap)).resize((w, h), Image.NEAREST).save(paths["trimap"])
+    alpha = None
+    if sample.alpha is not None:
+        alpha = folder / f"{sample.name}.alpha.png"
+        Image.fromarray(to_uint8(load_matte(sample.alpha))).resize((w, h), Image.BOX).save(alpha)
+    return SampleFiles(sample.name, str(paths["image"]), None if alpha is None else str(alpha), str(paths["trimap"]))
+
+
+def default_holdout(count: int) -> int:
+    """Images held out for the before / after scores: a fifth (1 to 5), none below 4 images."""
+    return 0 if count < 4 else min(5, max(1, round(count / 5)))
+
+
+def split_holdout(samples: list[SampleFiles], holdout: int, seed: int) -> tuple[list[SampleFiles], list[SampleFiles]]:
+    """``(train, held_out)``: ``holdout`` samples drawn with ``seed`` (the same inputs give the same split)."""
+    if not 0 <= holdout < len(samples):
+        raise TrainingConfigError(f"--holdout must be between 0 and {len(samples) - 1} for {len(samples)} images, "
+                                  f"got {holdout}.")
+    order = np.random.default_rng(seed).permutation(len(samples))
+    held = sorted(int(i) for i in order[:holdout])
+    return [s for i, s in enumerate(samples) if i not in held], [samples[i] for i in held]
+
+
+# ------------------------------------------------------------------------------------------------------- model
+def base_model_config(base: str) -> tuple[str, dict]:
+    """``(source, config)`` of the model to start from: a local folder (bundled names resolve to theirs) or a Hub
+    id, and its validated ``config.json``."""
+    source = resolve_source(base)
+    if isinstance(source, Path):
+        return str(source), json.loads((source / "config.json").read_text())
+    from huggingface_hub import hf_hub_download
+
+    from .hub import validate_hub_config
+
+    try:
+        validate_hub_config(source, {})
+        path = hf_hub_download(repo_id=source, filename="config.json")
+    except Exception as e:
+        translated = hub_error(e, source)
+        if translated is None:
+            raise
+        raise translated from None
+    return source, json.loads(Path(path).read_text())
+
+
+# ------------------------------------------------------------------------------------------------------ the run
+def finetune(
+    images,
+    trimaps,
+    out,
+    *,
+    base: str = DEFAULT_TRIMAP_FREE_MODEL,
+    steps: int | None = None,
+    alphas=None,
+    val_images=None,
+    holdout: int | None = None,
+    train_side: int | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    push_to_hub: str | None = None,
+    overrides: dict | None = None,
+    log=print,
+) -> FinetuneReport:
+    """Fine-tune ``base`` on ``images`` + ``trimaps`` and save the model to ``out``.
+
+    Args:
+        images: image files, folders or glob patterns.
+        trimaps: folder of trimaps (0 background, 128 unknown, 255 foreground), paired with the images by stem.
+        out: the model folder to write (``config.json``, ``model.safetensors``, ``README.md``, ``finetune.json``).
+        base: the model to start from: ``afmatting/lite0-trimap-free`` (the first stage of the default path),
+            ``afmatting/lite0-trimap``, a model folder or a Hub id.
+        steps: optimiser steps (batch 4, 256 px crops: 1-4 s each on a CPU core); default
+            :func:`default_steps` of the number of training photos.
+        alphas: optional alpha folder: held-out images are then also scored by SAD. Never used for training.
+        val_images: images to score before and after instead of holding out some of ``images`` (trimaps, and
+            alphas if given, from the same folders).
+        holdout: how many of ``images`` to hold out when ``val_images`` is not given (default: a fifth, 1-5; none
+            below 4 images).
+        train_side: photos are scaled down to this long side for training and the held-out scores (default
+            :func:`working_side`: the size the network sees in use).
+        seed: seeds the held-out draw, the crops and the initialisation of the run.
+        resume: continue an interrupted run in ``out`` from its latest checkpoint.
+        push_to_hub: a Hub repo id to upload the folder to (checked reachable before training starts).
+        overrides: training keys replacing :data:`RECIPE` values (see :data:`afmatting.training.DEFAULTS`).
+        log: where progress lines go.
+
+    Returns:
+        a :class:`FinetuneReport` (the before / after table: ``report.table()``).
+    """
+    from .training import training_config
+    from .training import train as run_training
+
+    if push_to_hub and not hub_reachable():
+        raise CheckpointError(f"--push-to-hub {push_to_hub}: the Hugging Face Hub is unreachable from here, so "
+                              f"nothing was trained; run without --push-to-hub and upload '{out}' later "
+                              f"(huggingface-cli upload {push_to_hub} {out}).")
+    samples, skipped = pair_inputs(images, trimaps, alphas)
+    for note in skipped:
+        log(f"skipping {note}")
+    if val_images is not None:
+        held, _ = pair_inputs(val_images, trimaps, alphas, what="validation")
+        train_samples = samples
+        overlap = {s.name for s in held} & {s.name for s in train_samples}
+        if overlap:
+            raise DatasetError(f"The validation images must not be training images; both have {sorted(overlap)}.")
+    else:
+        count = default_holdout(len(samples)) if holdout is None else int(holdout)
+        train_samples, held = split_holdout(samples, count, seed)
+    steps = default_steps(len(train_samples)) if steps is None else int(steps)
+    if steps < 1:
+        raise TrainingConfigError(f"--steps must be at least 1, got {steps}.")
+    source, config = base_model_config(base)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise TrainingConfigError(f"--out '{out}' exists and is not empty; choose a new folder (or --resume).")
+    overrides = dict(overrides or {})
+    side = working_side(bool(config.get("trimap_input", False))) if train_side is None else int(train_side)
+    settings = {
+        **RECIPE,
+        "backbone": config.get("backbone"),
+        "trimap_input": bool(config.get("trimap_input", False)),
+        **{k: config[k] for k in ("detail_widths", "fusion_widths", "neck_width", "head_width") if k in config},
+        "pretrained_backbone": False,  # every weight comes from the base model
+        "init_from": source,
+        "dataset": f"{len(train_samples)} photos from {describe_inputs(images)} with trimaps from '{trimaps}'",
+        "val_max_side": side,
+        "max_steps": int(steps),
+        "validation_steps": int(steps),
+        "checkpointing_steps": max(1, min(100, int(steps))),
+        "checkpoints_total_limit": 1,
+        "resume_from_checkpoint": "latest" if resume else None,
+        "output_dir": str(out),
+        "seed": int(seed),
+        "best_metric": "SAD" if alphas is not None else "objective",
+        **overrides,
+    }
+    args = training_config(**settings)
+    log(f"fine-tuning {base} on {len(train_samples)} images ({args.max_steps} steps); "
+        f"{len(held)} held out for the before / after scores" + (f": {', '.join(s.name for s in held)}" if held else ""))
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="afmatting-finetune-") as cache:
+        train_split = pairs_dataset(train_samples, "train", cache, side, with_alpha=False)
+        val_split = pairs_dataset(held, "validation", cache, side, with_alpha=alphas is not None) if held else None
+        summary = run_training(args, splits=(train_split, val_split))
+    seconds = time.perf_counter() - start
+    report = FinetuneReport(out=out, base=base, train_names=[s.name for s in train_samples],
+                            val_names=[s.name for s in held], steps=int(summary.get("steps", args.max_steps)),
+                            seconds=round(seconds, 1), before=summary.get("initial_metrics"),
+                            after=summary.get("final_metrics"), notes=skipped)
+    finish_folder(report, args, side)
+    if push_to_hub:
+        push_folder(out, push_to_hub)
+        log(f"pushed {out} to https://huggingface.co/{push_to_hub}")
+    return report
+
+
+def describe_inputs(images) -> str:
+    items = images if isinstance(images, (list, tuple)) else [images]
+    text = ", ".join(f"'{i}'" for i in items[:3])
+    return text + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def pairs_dataset(samples: list[SampleFiles], split: str, cache_dir: str, side: int, *, with_alpha: bool):
+    """A ``datasets.Dataset`` of the pairs at long side ``side`` at most (the loader's encoding:
+    :func:`afmatting.data.build_split`). Training splits never carry the alpha column."""
+    from .data import build_split
+
+    folder = Path(cache_dir) / f"{split}-pairs"
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = [resized_sample(s, folder, side) for s in samples]
+    if not with_alpha:
+        samples = [SampleFiles(s.name, s.image, None, s.trimap) for s in samples]
+    elif any(s.alpha is None for s in samples):
+        missing = next(s for s in samples if s.alpha is None)
+        raise DatasetError(f"The held-out image '{missing.image}' has no alpha in the alpha folder.")
+    return build_split(samples, split=split, cache_dir=cache_dir, progress=False)
+
+
+def finish_folder(report: FinetuneReport, args, side: int) -> None:
+    """Leave a clean model folder: the checkpoints removed, ``finetune.json`` written, the model card rewritten to
+    say what the model was tuned on and how the held-out images scored."""
+    from .model import AFMatting
+
+    out = report.out
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    record = {
+        "base_model": report.base,
+        "trimap_input": bool(args.trimap_input),
+        "train_images": report.train_names,
+        "held_out_images": report.val_names,
+        "steps": report.steps,
+        "seconds": report.seconds,
+        "before": report.before,
+        "after": report.after,
+        "recipe": {k: getattr(args, k) for k in RECIPE if hasattr(args, k)},
+        "train_side": side,
+    }
+    (out / FINETUNE_RECORD).write_text(json.dumps(record, indent=2))
+    model = AFMatting.from_pretrained(out)
+    card = model.generate_model_card(training=card_training_text(report, args, side),
+                                     metrics=card_metrics_text(report, side),
+                                     limitations=CARD_LIMITATIONS)
+    card.save(str(out / "README.md"))
+
+
+def card_training_text(report: FinetuneReport, args, side: int) -> str:
+    names = ", ".join(f"`{n}`" for n in report.train_names[:20])
+    more = f" and {len(report.train_names) - 20} more" if len(report.train_names) > 20 else ""
+    return (f"Fine-tuned from `{report.base}` with `afmatting finetune` on {len(report.train_names)} photos "
+            f"({names}{more}, scaled to {side} px long side) with trimaps only (no alpha labels were used): loss "
+            f"known + {args.ddc_weight:g} x DDC "
+            f"(K = {args.kernel_size}), {report.steps} steps of batch {args.batch_size} on {args.crop_size} px crops "
+            f"centred on the trimaps' unknown band, learning rate {args.learning_rate:g} (warm-up "
+            f"{args.warmup_steps} steps, cosine), {report.seconds:.0f} s in all."
+            + ("\n\nThe first stage of afmatting's two-stage default: `afmatting matte --model THIS_FOLDER` and "
+               "`afmatting.load_matter(THIS_FOLDER).predict(photo)` run it with the bundled trimap model and "
+               "refinement after it."
+               if report.base == DEFAULT_TRIMAP_FREE_MODEL else ""))
+
+
+def card_metrics_text(report: FinetuneReport, side: int) -> str:
+    if not report.val_names:
+        return "No images were held out, so there are no before / after scores."
+    return (f"Held-out photos ({', '.join(f'`{n}`' for n in report.val_names)}), the network's matte at {side} px, "
+            f"before and after fine-tuning (lower is better):\n\n" + report.table())
+
+
+CARD_LIMITATIONS = ("Tuned on a handful of the user's photos: it is better at photos like them and may be worse at "
+                    "others. The held-out scores are the alpha-free objective on trimaps (and SAD only where alphas "
+                    "were given), measured on very few images.")
+
+
+def push_folder(out: Path, repo_id: str) -> None:
+    """Upload the model folder to the Hub repo ``repo_id``; a failure is one CheckpointError (the folder stays)."""
+    from huggingface_hub import HfApi
+
+    try:
+        api = HfApi()
+        api.create_repo(repo_id, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=str(out), commit_message="afmatting finetune")
+    except Exception as e:  # noqa: BLE001  (network, auth and Hub errors all end the same way)
+        raise CheckpointError(f"Could not push '{out}' to the Hub repo '{repo_id}' ({type(e).__name__}: {e}); the "
+                              f"model is saved in '{out}': upload it later with `huggingface-cli upload {repo_id} "
+                              f"{out}`.") from None

@@ -1,0 +1,53 @@
+"""The training objective: the losses of a batch, and the same objective on one whole held-out image."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..losses import alpha_loss, dc_loss, ddc_loss, known_loss, scaled_ddc_loss
+from ..processing import network_size, resize_to_network
+
+PAIR_LOSSES = {"known+dc": dc_loss, "known+ddc": ddc_loss, "known+scaled_ddc": scaled_ddc_loss}
+
+
+def compute_losses(args, batch: dict, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The training objective of ``args.loss`` (all terms in fp32). Returns the total and its parts.
+
+    ``batch`` holds ``image`` (B, 3, S, S) and ``trimap`` (B, 1, S, S) (optional ``neighbours``, and ``alpha`` for the
+    ``alpha`` loss); ``alpha`` is the prediction (B, 1, S, S) in [0, 1].
+    """
+    alpha = alpha.float()
+    if args.loss == "alpha":
+        loss = alpha_loss(alpha, batch["alpha"].float(), laplacian_weight=args.laplacian_weight)
+        return {"loss": loss, "alpha": loss}
+    image, trimap = batch["image"].float(), batch["trimap"].float()
+    terms = {"known": known_loss(alpha, trimap)}
+    loss = args.known_weight * terms["known"]
+    if args.loss != "known":
+        neighbours = batch.get("neighbours")
+        pair = PAIR_LOSSES[args.loss](image, alpha, kernel_size=args.kernel_size, padding=args.ddc_padding,
+                                      neighbours=neighbours)
+        weight = args.dc_weight if args.loss == "known+dc" else args.ddc_weight
+        terms[args.loss.split("+")[1]] = pair
+        loss = loss + weight * pair
+    return {"loss": loss, **terms}
+
+
+@torch.inference_mode()
+def image_objective(model, image: np.ndarray, trimap: np.ndarray, args) -> dict[str, float]:
+    """The alpha-free objective of the network's matte on one whole image, at the validation size.
+
+    ``image`` float32 (H, W, 3) in [0, 1], ``trimap`` uint8 (H, W) {0, 128, 255}. The network sees both at
+    ``args.val_max_side`` (trimap models get the trimap; the matte is the network's own, before the known-region
+    rule, so the known error measures the network). Returns ``known`` (mean |alpha - trimap| on known pixels),
+    ``ddc`` (the DDC loss with ``args.kernel_size``, whole image) and ``objective`` = known_weight x known +
+    ddc_weight x ddc, the quantity ``known+ddc`` training lowers.
+    """
+    size = network_size(*image.shape[:2], args.val_max_side)
+    x, t = resize_to_network(image, trimap, size)
+    x, t = x[None].to(model.device), t[None].to(model.device)
+    alpha = model(x, t if model.trimap_input else None).float()
+    known = float(known_loss(alpha, t))
+    ddc = float(ddc_loss(x.float(), alpha, kernel_size=args.kernel_size, padding=args.ddc_padding))
+    return {"objective": args.known_weight * known + args.ddc_weight * ddc, "known": known, "ddc": ddc}

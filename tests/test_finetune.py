@@ -1,0 +1,167 @@
+"""``afmatting finetune``: a few steps on tiny photos give a loadable model whose weights changed; bad inputs are one
+clear error line each."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from afmatting import AFMatting
+from afmatting.cli import main as cli_main
+from afmatting.errors import DatasetError
+from afmatting.finetune import FINETUNE_RECORD, finetune, pair_inputs, split_holdout
+from afmatting.loading import load_matter
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(backbone="test_vit", detail_widths=(8, 16, 16), fusion_widths=(32, 16, 16, 8), neck_width=32,
+            head_width=8)
+#: a recipe small enough for the test machine (the real one: 256 px crops, batch 4)
+FAST = {"crop_size": 48, "batch_size": 2, "val_max_side": 64, "kernel_size": 5, "warmup_steps": 1,
+        "learning_rate": 1e-3}
+
+
+def write_photos(folder: Path, count: int = 5, size: int = 64) -> tuple[Path, Path]:
+    """``count`` photos of a bright disc on texture, with trimaps (disc interior 255, a grey band, 0 outside)."""
+    images, trimaps = folder / "images", folder / "trimaps"
+    images.mkdir(parents=True)
+    trimaps.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size]
+    for i in range(count):
+        r = np.hypot(yy - size / 2 - i, xx - size / 2 + i)
+        photo = rng.integers(0, 90, (size, size, 3)).astype(np.uint8)
+        photo[r < size / 4] = (230, 200 - 10 * i, 60)
+        trimap = np.where(r < size / 4 - 4, 255, np.where(r < size / 4 + 4, 128, 0)).astype(np.uint8)
+        Image.fromarray(photo).save(images / f"p{i}.jpg")
+        Image.fromarray(trimap).save(trimaps / f"p{i}_trimap.png")
+    return images, trimaps
+
+
+@pytest.fixture
+def tiny_base(tmp_path):
+    torch.manual_seed(0)
+    folder = tmp_path / "base"
+    AFMatting(**TINY).save_pretrained(folder)
+    return folder
+
+
+def test_few_steps_give_a_loadable_model_whose_weights_changed(tmp_path, tiny_base):
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_base), steps=3, overrides=FAST, log=lambda *_: None)
+    assert report.steps == 3 and len(report.train_names) == 4 and len(report.val_names) == 1
+    for key in ("objective", "known", "ddc"):  # before / after on the held-out trimap
+        assert np.isfinite(report.before[key]) and np.isfinite(report.after[key])
+    before, after = load_file(str(tiny_base / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before if "num_batches" not in k)
+    loaded = AFMatting.from_pretrained(out)
+    assert loaded.finetuned_from == str(tiny_base)
+    assert not (out / "checkpoints").exists()  # a clean folder to load or push
+    record = json.loads((out / FINETUNE_RECORD).read_text())
+    assert record["train_images"] == report.train_names and record["held_out_images"] == report.val_names
+    card = (out / "README.md").read_text()
+    assert "Fine-tuned from" in card and "no alpha labels" in card and report.val_names[0] in card
+    alpha = loaded.predict(str(images / "p0.jpg"), two_stage=False).alpha
+    assert alpha.shape == (64, 64) and np.isfinite(alpha).all()
+
+
+def test_a_model_tuned_from_the_bundled_trimap_free_model_keeps_the_two_stage_default(tmp_path):
+    bundled = AFMatting.from_pretrained("afmatting/lite0-trimap-free")
+    folder = tmp_path / "tuned"
+    bundled.save_pretrained(folder)
+    (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "afmatting/lite0-trimap-free"}))
+    matter = load_matter(str(folder))
+    assert matter.trimap_model is not None and matter.trimap_model.trimap_input  # the bundled second stage
+    (folder / FINETUNE_RECORD).unlink()
+    assert load_matter(str(folder)).trimap_model is None  # a plain folder: the network alone
+
+
+def run_cli(args, capsys) -> tuple[int, list[str]]:
+    code = cli_main(["finetune", *map(str, args)])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_no_trimaps_is_one_error_line(tmp_path, capsys):
+    images, _ = write_photos(tmp_path, count=2)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, err = run_cli([images, "--trimaps", empty, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: None of the 2 training images has a trimap")
+    code, err = run_cli([images, "--trimaps", tmp_path / "nowhere", "--out", tmp_path / "o"], capsys)
+    assert code == 2 and len(err) == 1 and "--trimaps must be a folder" in err[0]
+
+
+def test_mismatched_sizes_is_one_error_line(tmp_path, capsys):
+    images, trimaps = write_photos(tmp_path, count=2)
+    Image.new("L", (40, 30), 128).save(trimaps / "p1_trimap.png")
+    code, err = run_cli([images, "--trimaps", trimaps, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: Size mismatch") and "p1_trimap.png" in err[0] and "40x30" in err[0]
+
+
+def test_all_unknown_trimap_is_one_error_line(tmp_path, capsys):
+    images, trimaps = write_photos(tmp_path, count=2)
+    Image.new("L", (64, 64), 128).save(trimaps / "p0_trimap.png")
+    code, err = run_cli([images, "--trimaps", trimaps, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and len(err) == 1 and "p0_trimap.png' is all unknown" in err[0]
+
+
+def test_trimaps_without_an_unknown_band_are_refused(tmp_path):
+    images, trimaps = write_photos(tmp_path, count=2)
+    for i in range(2):
+        Image.new("L", (64, 64), 255 * i).save(trimaps / f"p{i}_trimap.png")
+    with pytest.raises(DatasetError, match="unknown"):
+        pair_inputs(images, trimaps)
+
+
+def test_images_without_trimaps_are_skipped_and_named(tmp_path):
+    images, trimaps = write_photos(tmp_path, count=3)
+    (trimaps / "p2_trimap.png").unlink()
+    samples, skipped = pair_inputs(images, trimaps)
+    assert [s.name for s in samples] == ["p0", "p1"] and skipped == [f"p2.jpg: no trimap in '{trimaps}'"]
+
+
+def test_holdout_is_reproducible_and_disjoint(tmp_path):
+    images, trimaps = write_photos(tmp_path, count=6)
+    samples, _ = pair_inputs(images, trimaps)
+    train_a, held_a = split_holdout(samples, 2, seed=3)
+    train_b, held_b = split_holdout(samples, 2, seed=3)
+    assert held_a == held_b and len(held_a) == 2 and not {s.name for s in held_a} & {s.name for s in train_a}
+
+
+def test_push_to_an_unreachable_hub_fails_before_training(tmp_path, capsys, monkeypatch):
+    """The Hub endpoint is a closed local port: the reachability check refuses at once, nothing is trained."""
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "ENDPOINT", "http://127.0.0.1:9")
+    images, trimaps = write_photos(tmp_path, count=2)
+    code, err = run_cli([images, "--trimaps", trimaps, "--out", tmp_path / "o", "--push-to-hub", "me/model"],
+                        capsys)
+    assert code == 2 and len(err) == 1 and "Hub is unreachable" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.e2e
+def test_command_line_finetunes_the_bundled_model_and_matte_loads_it(tmp_path):
+    """The installed command path end to end: `afmatting finetune` (2 steps) then `afmatting matte --model`."""
+    images, trimaps = write_photos(tmp_path, count=4, size=96)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    out = tmp_path / "tuned"
+    proc = subprocess.run([sys.executable, "-m", "afmatting.cli", "finetune", str(images), "--trimaps", str(trimaps),
+                           "--out", str(out), "--steps", "2"], capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| objective (known + 10 x DDC) |" in proc.stdout and f"--model {out}" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "afmatting.cli", "matte", str(images / "p0.jpg"), "--model", str(out),
+                           "--out", str(tmp_path / "mattes"), "--save-trimap"],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trimap = np.asarray(Image.open(tmp_path / "mattes" / "p0_trimap.png"))
+    assert trimap.shape == (96, 96) and set(np.unique(trimap)) <= {0, 128, 255}
