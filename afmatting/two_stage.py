@@ -153,6 +153,7 @@ def matte_from_prior(
     max_unknown: float = DEFAULT_MAX_UNKNOWN,
     disputed: np.ndarray | None = None,
     fallback: np.ndarray | None = None,
+    trimap: np.ndarray | None = None,
 ) -> MattingResult:
     """The second stage alone: a rough subject matte or mask -> a refined matte.
 
@@ -174,6 +175,9 @@ def matte_from_prior(
             instead (default: the prior, with the trimap's known pixels applied).
         disputed: optional bool (H, W): pixels whose first-stage mattes disagree (counted as unknown by the guard).
         fallback: optional float32 (H, W) in [0, 1]: the guard's answer.
+        trimap: optional uint8 (H, W) {0, 128, 255} to use instead of the automatic one (the automatic trimap
+            corrected by hand, say): the same second stage then reruns with it, so what the user did not touch stays
+            as it was; no guard.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, and in ``.extra`` the prior
@@ -186,11 +190,17 @@ def matte_from_prior(
         raise AFMattingError(f"the prior's shape {prior.shape} is not the image's {image.shape[:2]}.")
     timings = {}
     start = time.perf_counter()
-    trimap = auto_trimap(prior, **{"hard_band_fraction": DEFAULT_HARD_BAND_FRACTION, **(trimap_options or {})})
+    given = trimap is not None
+    if given:
+        trimap = np.asarray(trimap, dtype=np.uint8)
+        if trimap.shape != prior.shape:
+            raise AFMattingError(f"the trimap's shape {trimap.shape} is not the prior's {prior.shape}.")
+    else:
+        trimap = auto_trimap(prior, **{"hard_band_fraction": DEFAULT_HARD_BAND_FRACTION, **(trimap_options or {})})
     unknown = trimap == UNKNOWN
     timings["trimap_seconds"] = time.perf_counter() - start
     undecided = unknown if disputed is None else unknown | disputed
-    if undecided.mean() > max_unknown:
+    if not given and undecided.mean() > max_unknown:
         alpha = apply_known_region(prior.copy(), trimap) if fallback is None else check_matte(fallback, "fallback")
         return MattingResult(image=image, alpha=alpha.copy(), trimap=trimap,
                              extra=dict(two_stage=True, mostly_unknown=True, prior=to_uint8(prior), **timings))

@@ -172,3 +172,20 @@ def test_disputed_first_stage_falls_back_to_the_given_matte(tiny_cnn_trimap, pho
     assert result.extra["mostly_unknown"] and np.array_equal(result.alpha, fallback)
     calm = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, fallback=fallback)
     assert not calm.extra.get("mostly_unknown")
+
+
+def test_a_corrected_trimap_changes_the_second_stage_only_where_it_was_corrected(tiny_cnn_trimap, photo):
+    """The brushes' contract at the library level: rerunning the second stage with its own trimap, corrected in one
+    corner, leaves the matte unchanged far from the correction."""
+    yy, xx = np.mgrid[:40, :56]
+    prior = np.clip(1.5 - np.hypot(yy - 20, xx - 28) / 8, 0, 1).astype(np.float32)
+    first = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap)
+    again = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, trimap=first.trimap)
+    assert np.allclose(again.alpha, first.alpha, atol=1e-5)
+    corrected = first.trimap.copy()
+    corrected[:6, :6] = FOREGROUND
+    changed = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, trimap=corrected)
+    assert (changed.alpha[:6, :6] == 1).all()
+    far = np.ones(photo.shape[:2], bool)
+    far[:16, :16] = False
+    assert np.abs(changed.alpha - first.alpha)[far].max() < 0.05

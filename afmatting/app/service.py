@@ -124,12 +124,16 @@ class MattingService:
         return cap if side is None else min(side, cap)
 
     def matte(self, image_path, trimap=None, *, model_choice: str | None = AUTO,
-              max_side: int | None | str = CONFIGURED, refine: bool = True, clicks=None,
+              max_side: int | None | str = CONFIGURED, refine: bool = True, clicks=None, prior=None,
               progress=None) -> MattingResult:
         """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None.
 
         ``clicks``: ``[(x, y, label), ...]`` on the photo: the subject they select (:mod:`afmatting.prompted`)
         instead of the automatic one; the trimap model does the edges.
+
+        ``prior``: with a trimap that corrects an automatic (or clicked) result, that result's prior (uint8 (H, W),
+        ``result.extra["prior"]``): the same second stage reruns with the corrected trimap
+        (:func:`afmatting.two_stage.matte_from_prior`), so only what was painted changes.
 
         ``max_side``: as in :mod:`afmatting.processing`, or CONFIGURED for the app's configured resolution.
         ``refine``: ``predict``'s switch (with a trimap, the network's matte is refined; without one, the second
@@ -159,8 +163,17 @@ class MattingService:
             progress(start + (end - start) * fraction, f"{label} ({round(100 * fraction)} %)" if 0 < fraction < 1
                      else label)
 
-        result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine), on_progress=on_progress,
-                                clicks=clicks if selecting else None)
+        if prior is not None and trimap is not None and matter.trimap_input and np.shape(prior) == img.shape[:2]:
+            from ..two_stage import matte_from_prior
+
+            on_progress("two_stage", 0.0)
+            trimap_array = trimap if isinstance(trimap, np.ndarray) else self.uploaded_trimap(trimap, image_path)
+            result = matte_from_prior(img, np.asarray(prior, np.float32) / 255.0, trimap_model=matter.model,
+                                      max_side=max_side, refine=bool(refine), trimap=trimap_array)
+            on_progress("two_stage", 1.0)
+        else:
+            result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine),
+                                    on_progress=on_progress, clicks=clicks if selecting else None)
         progress(0.85 if refining or selecting or matter.trimap_model is not None else 0.7,
                  "Estimating the foreground colours")
         result.foreground  # noqa: B018  (computed once here, so the stage is reported; cached for the outputs)

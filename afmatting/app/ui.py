@@ -77,13 +77,17 @@ class Handlers:
             # the slider's number (None when a client leaves it out: the configured resolution)
             max_side = CONFIGURED if max_side is None else int(max_side)
             background = _background(background_kind, colour, bg_image)  # a missing choice is said before matting
+            # strokes over a Matte's own trimap: that matte's second stage reruns with them (only the painted part
+            # changes); its prior rides along in the base
+            prior = (base or {}).get("prior") if trimap is not None and (base or {}).get("source") == "matte" else None
             result = service.matte(photo, trimap, model_choice=model_choice, max_side=max_side,
-                                   refine=bool(refine), clicks=clicks or None, progress=_stages(progress))
+                                   refine=bool(refine), clicks=clicks or None, prior=prior,
+                                   progress=_stages(progress))
             paths = service.save(result, background)
         if trimap is None:  # a new automatic base for the brushes: the trimap this path built (or, for a network
             # alone, the automatic trimap of its matte)
             automatic = result.trimap if result.trimap is not None else trimap_from_matte(result.alpha)
-            editor, new_base = self._painter(photo, automatic, "matte")
+            editor, new_base = self._painter(photo, automatic, "matte", result.extra.get("prior"))
         else:
             editor, new_base = gr.skip(), gr.skip()
         composite = paths.get("composite")
@@ -144,8 +148,9 @@ class Handlers:
 
     # --- the photo and the trimap painter ---
 
-    def _painter(self, photo, trimap=None, source="matte"):
-        """The editor's new value (the photo tinted by ``trimap``, a brush sized to the photo) and the new base."""
+    def _painter(self, photo, trimap=None, source="matte", prior=None):
+        """The editor's new value (the photo tinted by ``trimap``, a brush sized to the photo) and the new base
+        (``{"trimap", "source"}``, and ``"prior"``: the second stage's prior of the Matte that made the trimap)."""
         import gradio as gr
 
         if not photo:
@@ -159,7 +164,10 @@ class Handlers:
         radius = brush_radius(width, height)
         editor = gr.update(value={"background": background, "layers": [], "composite": background},
                            brush=_brush(radius), eraser=gr.Eraser(default_size=radius))
-        return editor, (None if trimap is None else {"trimap": trimap, "source": source})
+        base = None if trimap is None else {"trimap": trimap, "source": source}
+        if base is not None and prior is not None:
+            base["prior"] = prior
+        return editor, base
 
     def new_photo(self, photo):
         """A new photo (or none): checked at once; clicks, painter and uploaded trimap start afresh; the selection
@@ -204,7 +212,8 @@ class Handlers:
     def clear_strokes(self, photo, base):
         """The painter's Undo-all: the strokes go, the base stays."""
         with user_errors(photo):
-            editor, base = self._painter(photo, (base or {}).get("trimap"), (base or {}).get("source", "matte"))
+            editor, base = self._painter(photo, (base or {}).get("trimap"), (base or {}).get("source", "matte"),
+                                         (base or {}).get("prior"))
         return editor, base
 
 
