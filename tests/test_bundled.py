@@ -40,7 +40,20 @@ def test_the_salient_object_segmenter_ships_with_its_licence():
     assert BUNDLED_SALIENCY_MODEL.stat().st_size <= 5 * 2**20
     assert "Apache License" in (BUNDLED_SALIENCY_MODEL.parent / "LICENSE-APACHE-2.0.txt").read_text()
     assert "u2netp.onnx" in (WEIGHTS_DIR.parent / "assets" / "LICENSES.md").read_text()
-    assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == sorted([*BUNDLED_MODELS.values(), "u2netp"])
+    assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == sorted([*BUNDLED_MODELS.values(), "u2netp", "modnet",
+                                                                    "mobile_sam"])
+
+
+def test_modnet_ships_with_its_licence_and_every_onnx_file_is_accounted_for():
+    from afmatting.modnet import BUNDLED_MODNET_MODEL
+
+    assert BUNDLED_MODNET_MODEL.stat().st_size <= 27 * 2**20
+    assert "Apache License" in (BUNDLED_MODNET_MODEL.parent / "LICENSE-APACHE-2.0.txt").read_text()
+    licences = (WEIGHTS_DIR.parent / "assets" / "LICENSES.md").read_text()
+    for onnx_file in WEIGHTS_DIR.glob("*/*.onnx"):
+        assert onnx_file.name in licences or f"{onnx_file.parent.name}/{onnx_file.name}" in licences, onnx_file
+    # everything bundled stays under 100 MB
+    assert sum(p.stat().st_size for p in WEIGHTS_DIR.rglob("*") if p.is_file()) < 100 * 2**20
 
 
 def test_bundled_models_load_offline(monkeypatch):
