@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InvalidImageError
-from .saliency import onnxruntime_available, open_onnx_session
+from .saliency import bundled_onnx_network, open_onnx_session
 
 #: the bundled MODNet (photographic portrait model, sha256 07c308cf...)
 BUNDLED_MODNET_MODEL = Path(__file__).parent / "weights" / "modnet" / "modnet.onnx"
@@ -70,22 +70,9 @@ class MODNetMatter:
         return modnet_output(raw[0, 0], image.shape[:2])
 
 
-_bundled_matter = []
-
-
 def bundled_modnet(required: bool = False) -> MODNetMatter | None:
     """The bundled MODNet (loaded once per process), or None where onnxruntime or the file is missing.
 
     ``required=True`` raises instead of returning None, naming what is missing.
     """
-    if not _bundled_matter:
-        if not BUNDLED_MODNET_MODEL.is_file() or not onnxruntime_available():
-            if required:
-                from .errors import AFMattingError
-
-                missing = ("onnxruntime (pip install 'afmatting[onnx]')" if BUNDLED_MODNET_MODEL.is_file()
-                           else f"the bundled file {BUNDLED_MODNET_MODEL}")
-                raise AFMattingError(f"MODNet needs {missing}.")
-            return None
-        _bundled_matter.append(MODNetMatter(BUNDLED_MODNET_MODEL))
-    return _bundled_matter[0]
+    return bundled_onnx_network(BUNDLED_MODNET_MODEL, MODNetMatter, "MODNet", required)

@@ -91,7 +91,7 @@ class SalientObjectSegmenter:
         return saliency_output(raw[0, 0], image.shape[:2])
 
 
-_bundled_segmenter = []
+_bundled = {}
 
 
 def onnxruntime_available() -> bool:
@@ -101,17 +101,24 @@ def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+def bundled_onnx_network(path: Path, make, what: str, required: bool = False):
+    """``make(path)`` for a bundled ONNX file, built once per process, or None where onnxruntime or the file is
+    missing (``required=True`` raises instead, naming ``what`` and what is missing)."""
+    if path not in _bundled:
+        if not path.is_file() or not onnxruntime_available():
+            if required:
+                missing = ("onnxruntime (pip install 'afmatting[onnx]')" if path.is_file()
+                           else f"the bundled file {path}")
+                raise AFMattingError(f"{what} needs {missing}.")
+            return None
+        _bundled[path] = make(path)
+    return _bundled[path]
+
+
 def bundled_segmenter(required: bool = False) -> SalientObjectSegmenter | None:
     """The bundled U²-Net-p segmenter (loaded once per process), or None where onnxruntime or the file is missing.
 
     ``required=True`` raises instead of returning None, naming what is missing.
     """
-    if not _bundled_segmenter:
-        if not BUNDLED_SALIENCY_MODEL.is_file() or not onnxruntime_available():
-            if required:
-                missing = ("onnxruntime (pip install 'afmatting[onnx]')" if BUNDLED_SALIENCY_MODEL.is_file()
-                           else f"the bundled file {BUNDLED_SALIENCY_MODEL}")
-                raise AFMattingError(f"The salient-object segmenter needs {missing}.")
-            return None
-        _bundled_segmenter.append(SalientObjectSegmenter(BUNDLED_SALIENCY_MODEL))
-    return _bundled_segmenter[0]
+    return bundled_onnx_network(BUNDLED_SALIENCY_MODEL, SalientObjectSegmenter, "The salient-object segmenter",
+                                required)
