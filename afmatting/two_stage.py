@@ -48,12 +48,6 @@ DEFAULT_PRIOR_PULL = 30.0
 DEFAULT_MAX_UNKNOWN = 0.6
 
 
-def default_refiner(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Per-image refinement with the library's defaults: float32 (H, W, 3), uint8 (H, W), float32 (H, W) -> float32
-    (H, W) in [0, 1]."""
-    return refine_alpha(image, trimap, alpha)
-
-
 def matte_once(model, image: np.ndarray, trimap: np.ndarray | None, max_side: int | None) -> np.ndarray:
     """One network pass (:func:`afmatting.processing.network_alphas`): float32 (H, W, 3) image (+ uint8 (H, W)
     trimap for trimap models) -> float32 (H, W) alpha in [0, 1] at the image's size (known-region rule applied)."""
@@ -147,7 +141,6 @@ def matte_from_prior(
     trimap_model,
     max_side: int | None = None,
     refine: bool = True,
-    refiner: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
     trimap_options: dict | None = None,
     prior_pull: float = DEFAULT_PRIOR_PULL,
     max_unknown: float = DEFAULT_MAX_UNKNOWN,
@@ -164,7 +157,8 @@ def matte_from_prior(
         image: float32 (H, W, 3) RGB in [0, 1] (already prepared by :func:`afmatting.processing.prepare_inputs`).
         prior: float32 (H, W) in [0, 1]: where the subject is.
         trimap_model: a trimap-input model.
-        max_side, refine, refiner, trimap_options: as in :func:`two_stage_predict`.
+        max_side, refine: as in :func:`two_stage_predict`.
+        trimap_options: keyword arguments for :func:`afmatting.auto_trimap.auto_trimap`.
         prior_pull: how firmly the prior holds where it is sure: in the unknown region the trimap model's matte is
             blended with the prior by the prior's confidence ``c = |2 p - 1|``, and the refinement's pull towards
             that blend is ``1 + prior_pull * c`` times its default (:data:`afmatting.refine.DEFAULT_PRIOR_WEIGHT`).
@@ -216,15 +210,12 @@ def matte_from_prior(
     timings["trimap_model_seconds"] = time.perf_counter() - start
     if refine:
         start = time.perf_counter()
-        if refiner is not None:
-            alpha = refiner(image, trimap, alpha)
-        else:
-            weight = confidence  # reused in place: λ (1 + prior_pull * c)
-            weight *= prior_pull
-            weight += 1.0
-            weight *= DEFAULT_PRIOR_WEIGHT
-            alpha = refine_alpha(image, trimap, alpha, prior_weight=weight)
-            del weight
+        weight = confidence  # reused in place: λ (1 + prior_pull * c)
+        weight *= prior_pull
+        weight += 1.0
+        weight *= DEFAULT_PRIOR_WEIGHT
+        alpha = refine_alpha(image, trimap, alpha, prior_weight=weight)
+        del weight
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
         timings["refine_seconds"] = time.perf_counter() - start
     return MattingResult(image=image, alpha=alpha, trimap=trimap,

@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from afmatting.data import read_alpha
+from afmatting.io import load_image
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = PROJECT_ROOT.parent / "shared" / "data"
 SET_NAMES = ("alphamatting", "am2k", "p3m", "crops", "composites", "hard-edged")
@@ -40,14 +43,6 @@ COMPOSITE_SUBJECTS = ("GT01", "GT02", "GT04", "GT07", "GT10", "GT13", "GT17", "G
 HARD_EDGED_SUBJECTS = ("GT03", "GT06", "GT08", "GT09", "GT11", "GT12", "GT15", "GT19", "GT27")
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0
-
-
-def _read_alpha(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("L"), np.uint8)
-
-
 def _paired(root: Path, image_dir: str, alpha_dir: str) -> list:
     out = []
     for path in sorted((root / image_dir).iterdir()):
@@ -55,7 +50,7 @@ def _paired(root: Path, image_dir: str, alpha_dir: str) -> list:
             continue
         alpha = next((root / alpha_dir).glob(path.stem + ".*"), None)
         if alpha is not None:
-            out.append((path.stem, _read_rgb(path), _read_alpha(alpha)))
+            out.append((path.stem, load_image(path), read_alpha(str(alpha))))
     return out
 
 
@@ -77,7 +72,7 @@ def _cover(background: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _backgrounds(shared: Path) -> list[np.ndarray]:
     photos = sorted((shared / "am2k-samples" / "image").glob("*.jpg")) + sorted((shared / "p3m-samples" / "image").glob("*.jpg"))
-    return [_read_rgb(p) for p in photos]
+    return [load_image(p) for p in photos]
 
 
 def crops(alphamatting: list) -> list:

@@ -36,3 +36,19 @@ def test_missing_folders_are_named(tmp_path):
     with pytest.raises(DatasetError, match="alpha"):
         (tmp_path / "image").mkdir()
         bench.load_photos(tmp_path)
+
+
+def test_visible_sets_are_made_the_same_way_every_time():
+    """benchmarks/matting_sets.py: the derived sets have the documented sizes and kinds of alpha, reproducibly."""
+    shared = shared_path("alphamatting").parent
+    from benchmarks.matting_sets import CROP_SIDE, load_sets
+
+    sets = load_sets(["crops", "hard-edged"], shared, limit=1)
+    (name, crop, crop_alpha), = sets["crops"]
+    assert name == "GT01-crop" and crop.shape == (CROP_SIDE, CROP_SIDE, 3) and crop_alpha.shape == (CROP_SIDE, CROP_SIDE)
+    (_, hard, hard_alpha), = sets["hard-edged"]
+    assert hard.shape[:2] == hard_alpha.shape and hard_alpha.dtype == np.uint8
+    soft = ((hard_alpha > 0) & (hard_alpha < 255)).mean()
+    assert soft < 0.02  # near-binary: only the anti-aliased outline is fractional
+    again = load_sets(["hard-edged"], shared, limit=1)["hard-edged"][0]
+    assert np.array_equal(again[1], hard) and np.array_equal(again[2], hard_alpha)
