@@ -61,6 +61,36 @@ def first_stage_disputed(mattes, threshold: float = DISAGREEMENT) -> np.ndarray:
     return high > threshold
 
 
+#: the other first-stage networks "missed the subject" when the largest area any of them covers is below this
+#: fraction of the area our matting network covers; chosen on the crops set (close-ups, where MODNet and U²-Net-p
+#: outline a fragment or nothing), checked on the other sets, where it never fires (docs/results.md)
+MISSED_SUBJECT_RATIO = 0.3
+
+
+def others_missed_subject(ours: np.ndarray, others, ratio: float = MISSED_SUBJECT_RATIO) -> bool:
+    """Whether the other first-stage networks all found much less subject than ours: the salient-object and
+    portrait networks are trained on whole subjects in a scene, and on a close-up (fur, hair or a plant filling
+    the frame) they outline a small fragment or nothing, while a matting network still mattes what it sees; a
+    median with them would then erase most of the subject.
+
+    Args:
+        ours: float (H, W) in [0, 1], our network's matte.
+        others: a sequence of float (H, W) in [0, 1] mattes of the same image (empty: False).
+        ratio: the threshold on ``max(mean(other)) / mean(ours)``, in (0, 1].
+
+    Returns:
+        True when every other matte's mean (its subject's area, as a fraction of the image) is below ``ratio``
+        times the mean of ours.
+    """
+    if not 0.0 < ratio <= 1.0:
+        raise AFMattingError(f"ratio must be in (0, 1], got {ratio}.")
+    others = list(others)
+    if not others:
+        return False
+    area = float(np.mean(ours, dtype=np.float64))
+    return area > 0 and max(float(np.mean(m, dtype=np.float64)) for m in others) < ratio * area
+
+
 def prior_confidence(prior: np.ndarray) -> np.ndarray:
     """How sure a prior matte is, per pixel: float (H, W) in [0, 1] -> float32 ``|2 p - 1|`` (0 at 0.5, 1 at 0 or 1)."""
     return np.abs(2.0 * np.asarray(prior, dtype=np.float32) - 1.0)

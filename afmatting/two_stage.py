@@ -4,12 +4,14 @@
    subject, and it finds it better at 512-640 px than at full size, where its receptive field covers less of the
    scene); where onnxruntime is installed, it is fused (per-pixel median, :mod:`afmatting.first_stage`) with the
    mattes of two bundled networks that fail on other photos: MODNet (portrait matting, :mod:`afmatting.modnet`) and
-   U²-Net-p (salient objects, :mod:`afmatting.saliency`);
+   U²-Net-p (salient objects, :mod:`afmatting.saliency`); when those two both find much less subject than ours
+   (a close-up: they outline a fragment or nothing, :func:`afmatting.first_stage.others_missed_subject`), the
+   answer is our network's matte;
 2. :func:`afmatting.auto_trimap.auto_trimap` turns that matte into a trimap: the subject's connected regions with
    their holes filled, an unknown band around their outline (wide near soft structure, narrow along hard edges),
    and every uncertain pixel unknown;
-3. the trimap model mattes the image with that trimap, blended with the fused matte by how sure that matte is, and
-   :func:`afmatting.refine.refine_alpha` refines the result on the image itself (no labels), holding it firmly
+3. the trimap model mattes the image with that trimap (at a moderate size, ``second_stage_side``), blended with
+   the fused matte by how sure that matte is, and :func:`afmatting.refine.refine_alpha` refines the result on the image itself (no labels), holding it firmly
    where the fused matte is sure. A mask that is already right and sure comes back unchanged; a trimap that is
    mostly unknown or disputed between the networks (nothing to anchor the solve: it would wash out to grey)
    returns our network's own matte instead.
@@ -28,7 +30,7 @@ import numpy as np
 
 from .auto_trimap import auto_trimap, check_matte
 from .errors import AFMattingError
-from .first_stage import first_stage_disputed, fuse_mattes, prior_confidence
+from .first_stage import first_stage_disputed, fuse_mattes, others_missed_subject, prior_confidence
 from .modnet import bundled_modnet
 from .processing import apply_known_region, network_alphas, prepare_inputs, to_uint8
 from .refine import DEFAULT_PRIOR_WEIGHT, refine_alpha
@@ -41,6 +43,10 @@ DEFAULT_FIRST_STAGE_SIDE = 640
 #: the narrow unknown band along hard, confident edges, as a fraction of the long side (the wide one, where the prior
 #: is soft, is auto_trimap's band_fraction); chosen on the alphamatting photos, see docs/results.md
 DEFAULT_HARD_BAND_FRACTION = 0.005
+#: long side bound of the trimap model's input in the second stage: its matte is blended with the prior and refined
+#: at full size, so it only has to place the band's coarse transitions (whole-image SAD on the alphamatting photos:
+#: 25.32 at full size, 25.34 at 512, 25.35 at 384; about 3x less time; see docs/results.md)
+DEFAULT_SECOND_STAGE_SIDE = 512
 #: how much more firmly the refinement holds the prior where it is sure (see matte_from_prior)
 DEFAULT_PRIOR_PULL = 30.0
 #: an automatic trimap more unknown (or disputed) than this fraction of the image falls back (see matte_from_prior);
@@ -115,17 +121,24 @@ def two_stage_predict(
     timings = {}
     start = time.perf_counter()
     first = matte_once(free_model, image, None, side)
-    mattes = [first]
+    mattes, mask = [first], None
     for network in resolve_saliency(saliency):
         mask = np.asarray(network(image), dtype=np.float32)
         if mask.shape != first.shape:
             raise AFMattingError(f"a first-stage network returned shape {mask.shape}; expected the image's "
                                  f"{first.shape}.")
         mattes.append(np.clip(mask, 0.0, 1.0, out=mask if mask.flags.writeable else None))
-    matte = fuse_mattes(mattes)
-    disputed = first_stage_disputed(mattes)
+    # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
+    missed = others_missed_subject(first, mattes[1:])
+    matte = first if missed else fuse_mattes(mattes)
+    disputed = None if missed else first_stage_disputed(mattes)
     del mattes, mask  # full-size planes: a 24 MP photo's are 96 MB each
     timings["first_stage_seconds"] = time.perf_counter() - start
+    if missed:
+        start = time.perf_counter()
+        trimap = auto_trimap(first, hard_band_fraction=DEFAULT_HARD_BAND_FRACTION)
+        timings["trimap_seconds"] = time.perf_counter() - start
+        return _fallback_result(image, first, trimap, first, "subject missed", timings)
     # where the networks disagree over most of the image (close-ups: the salient-object networks still outline "an
     # object"), the guard answers with our matting network's own matte
     result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
@@ -142,6 +155,7 @@ def matte_from_prior(
     max_side: int | None = None,
     refine: bool = True,
     trimap_options: dict | None = None,
+    second_stage_side: int | None = DEFAULT_SECOND_STAGE_SIDE,
     prior_pull: float = DEFAULT_PRIOR_PULL,
     max_unknown: float = DEFAULT_MAX_UNKNOWN,
     disputed: np.ndarray | None = None,
@@ -159,6 +173,8 @@ def matte_from_prior(
         trimap_model: a trimap-input model.
         max_side, refine: as in :func:`two_stage_predict`.
         trimap_options: keyword arguments for :func:`afmatting.auto_trimap.auto_trimap`.
+        second_stage_side: long side bound of the trimap model's input (never above ``max_side``); None: full size.
+            The same for a rerun with a corrected ``trimap``, so that what was not painted stays as it was.
         prior_pull: how firmly the prior holds where it is sure: in the unknown region the trimap model's matte is
             blended with the prior by the prior's confidence ``c = |2 p - 1|``, and the refinement's pull towards
             that blend is ``1 + prior_pull * c`` times its default (:data:`afmatting.refine.DEFAULT_PRIOR_WEIGHT`).
@@ -196,10 +212,12 @@ def matte_from_prior(
     undecided = unknown if disputed is None else unknown | disputed
     if not given and undecided.mean() > max_unknown:
         alpha = apply_known_region(prior.copy(), trimap) if fallback is None else check_matte(fallback, "fallback")
-        return MattingResult(image=image, alpha=alpha.copy(), trimap=trimap,
-                             extra=dict(two_stage=True, mostly_unknown=True, prior=to_uint8(prior), **timings))
+        return _fallback_result(image, prior, trimap, alpha, "mostly unknown", timings)
     start = time.perf_counter()
-    alpha = matte_once(trimap_model, image, trimap, max_side)
+    side = second_stage_side
+    if max_side is not None:
+        side = max_side if side is None else min(side, max_side)
+    alpha = matte_once(trimap_model, image, trimap, side)
     confidence = prior_confidence(prior)
     # in the unknown region, alpha <- c * prior + (1 - c) * alpha, computed in place (full-size planes)
     blend = np.subtract(prior, alpha)
@@ -220,3 +238,13 @@ def matte_from_prior(
         timings["refine_seconds"] = time.perf_counter() - start
     return MattingResult(image=image, alpha=alpha, trimap=trimap,
                          extra=dict(two_stage=True, prior=to_uint8(prior), **timings))
+
+
+def _fallback_result(image: np.ndarray, prior: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, reason: str,
+                     timings: dict) -> MattingResult:
+    """The answer when the second stage is skipped: ``alpha`` (float32 (H, W) in [0, 1], copied) with the automatic
+    trimap (kept for the app's brushes) and, in ``.extra``, why (``fallback``: "mostly unknown" or "subject
+    missed")."""
+    return MattingResult(image=image, alpha=np.array(alpha, dtype=np.float32), trimap=trimap,
+                         extra=dict(two_stage=True, mostly_unknown=reason == "mostly unknown", fallback=reason,
+                                    prior=to_uint8(prior), **timings))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from afmatting.errors import AFMattingError
-from afmatting.first_stage import fuse_mattes, prior_confidence
+from afmatting.first_stage import fuse_mattes, others_missed_subject, prior_confidence
 
 
 def test_median_keeps_what_two_of_three_agree_on(rng):
@@ -52,3 +52,18 @@ def test_disputed_pixels():
     disputed = first_stage_disputed([a, b, c])
     assert disputed[:, :3].all() and not disputed[:, 3:].any()
     assert not first_stage_disputed([b]).any()
+
+
+def test_others_missed_subject_compares_areas():
+    ours = np.zeros((10, 10), np.float32)
+    ours[:, :6] = 1.0                                   # ours: 60 % of the image is subject
+    fragment = np.zeros((10, 10), np.float32)
+    fragment[:2, :5] = 1.0                              # 10 %: a fragment of it
+    whole = ours.copy()
+    assert others_missed_subject(ours, [fragment, np.zeros_like(ours)])
+    assert not others_missed_subject(ours, [fragment, whole])      # one other network found the subject
+    assert not others_missed_subject(ours, [fragment], ratio=0.1)  # 0.1 < 0.1 * 0.6 / 0.6 is false
+    assert not others_missed_subject(ours, [])                     # no other network: nothing to compare
+    assert not others_missed_subject(np.zeros_like(ours), [fragment])  # ours found nothing either
+    with pytest.raises(AFMattingError, match="ratio"):
+        others_missed_subject(ours, [fragment], ratio=0.0)

@@ -7,7 +7,8 @@ from afmatting import load_matter, load_model
 from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, resolve_bundled
 from afmatting.errors import AFMattingError
 from afmatting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
-from afmatting.two_stage import matte_from_prior, two_stage_predict
+from afmatting.processing import to_uint8
+from afmatting.two_stage import DEFAULT_FIRST_STAGE_SIDE, matte_from_prior, matte_once, two_stage_predict
 
 from .conftest import shared_path
 
@@ -189,3 +190,18 @@ def test_a_corrected_trimap_changes_the_second_stage_only_where_it_was_corrected
     far = np.ones(photo.shape[:2], bool)
     far[:16, :16] = False
     assert np.abs(changed.alpha - first.alpha)[far].max() < 0.05
+
+
+def test_when_the_other_networks_miss_the_subject_the_answer_is_ours(tiny_vit, tiny_cnn_trimap, photo):
+    """A close-up: the salient-object networks find (almost) nothing where ours mattes a subject, so the median would
+    erase it; the answer is our network's matte, with its automatic trimap for the brushes."""
+    empty = lambda image: np.zeros(image.shape[:2], np.float32)  # noqa: E731
+    ours = matte_once(tiny_vit, photo, None, DEFAULT_FIRST_STAGE_SIDE)
+    assert ours.mean() > 0.05
+    result = two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, saliency=[empty, empty])
+    assert result.extra["fallback"] == "subject missed" and np.array_equal(result.alpha, ours)
+    assert result.trimap.shape == photo.shape[:2] and np.array_equal(result.extra["prior"], to_uint8(ours))
+    # one of them finding the subject is enough for the fused path
+    agrees = lambda image: ours.copy()  # noqa: E731
+    fused = two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, saliency=[empty, agrees])
+    assert fused.extra.get("fallback") != "subject missed"  # (the grey-wash guard may still answer)
