@@ -6,7 +6,9 @@ photo: ours on small subjects in busy scenes, MODNet on objects that are not peo
 still outlines "a salient object". They rarely fail on the same pixels, so the per-pixel **median** of the three
 keeps what at least two of them agree on (whole-image SAD on the alphamatting photos: median 27.0, mean 38.2, best
 single network 30.8; the other sets are in docs/results.md). With two mattes the median is their mean; with one,
-that matte.
+that matte. On a close-up the salient-object and portrait networks outline a fragment or nothing and the median
+would erase the subject; :func:`others_missed_subject` tells that case apart, and the two-stage path then answers
+with our matte (close-up crops: 23.2 -> 16.1).
 
 Conventions: mattes float32 (H, W) in [0, 1], all of one size.
 """
