@@ -123,7 +123,8 @@ def predict(
             check_trimap_kind(im, tr, trimap_input=False)
             # two_stage_predict reads the image itself: reading it here too would hold two full-size copies
             result = two_stage_predict(model, im, trimap_model=trimap_model, max_side=max_side, refine=refine,
-                                       saliency=saliency)
+                                       saliency=saliency,
+                                       on_step=lambda f, k=k: report("two_stage", (k + f) / len(images)))
             result.name = name_of(im)
             results.append(result)
             report("two_stage", (k + 1) / len(images))

@@ -47,6 +47,8 @@ DEFAULT_HARD_BAND_FRACTION = 0.005
 #: at full size, so it only has to place the band's coarse transitions (whole-image SAD on the alphamatting photos:
 #: 25.32 at full size, 25.34 at 512, 25.35 at 384; about 3x less time; see docs/results.md)
 DEFAULT_SECOND_STAGE_SIDE = 512
+#: the share of the two-stage path's time its first stage takes (for progress reports only)
+FIRST_STAGE_SHARE = 0.75
 #: how much more firmly the refinement holds the prior where it is sure (see matte_from_prior)
 DEFAULT_PRIOR_PULL = 30.0
 #: an automatic trimap more unknown (or disputed) than this fraction of the image falls back (see matte_from_prior);
@@ -86,6 +88,7 @@ def two_stage_predict(
     max_side: int | None = None,
     refine: bool = True,
     saliency: bool | str | Callable[[np.ndarray], np.ndarray] | list | None = "auto",
+    on_step: Callable[[float], None] | None = None,
 ):
     """Matte one image without a trimap, in two stages (see the module doc).
 
@@ -103,6 +106,8 @@ def two_stage_predict(
             onnxruntime is installed (``afmatting[onnx]``), else none; True: both, an error without onnxruntime;
             False / None: none (our network alone); or a callable / list of callables
             ``image float32 (H, W, 3) -> matte float32 (H, W) in [0, 1]``.
+        on_step: optional ``on_step(fraction)``, called after each first-stage network and before the second stage
+            with the rough fraction of the work done (in (0, 1), increasing), for a progress bar.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W) in [0, 1], ``.trimap`` the automatic trimap, and in ``.extra``
@@ -120,14 +125,20 @@ def two_stage_predict(
     image, _ = prepare_inputs(image, None, trimap_input=False)
     timings = {}
     start = time.perf_counter()
+    networks = resolve_saliency(saliency)
+    report = on_step or (lambda fraction: None)
+    # the first stage is about three quarters of the time (docs/results.md): each network a share of it
+    shares = np.linspace(0.0, FIRST_STAGE_SHARE, len(networks) + 2)[1:]
     first = matte_once(free_model, image, None, side)
+    report(float(shares[0]))
     mattes, mask = [first], None
-    for network in resolve_saliency(saliency):
+    for network, share in zip(networks, shares[1:]):
         mask = np.asarray(network(image), dtype=np.float32)
         if mask.shape != first.shape:
             raise AFMattingError(f"a first-stage network returned shape {mask.shape}; expected the image's "
                                  f"{first.shape}.")
         mattes.append(np.clip(mask, 0.0, 1.0, out=mask if mask.flags.writeable else None))
+        report(float(share))
     # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
     missed = others_missed_subject(first, mattes[1:])
     matte = first if missed else fuse_mattes(mattes)

@@ -205,3 +205,14 @@ def test_when_the_other_networks_miss_the_subject_the_answer_is_ours(tiny_vit, t
     agrees = lambda image: ours.copy()  # noqa: E731
     fused = two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, saliency=[empty, agrees])
     assert fused.extra.get("fallback") != "subject missed"  # (the grey-wash guard may still answer)
+
+
+def test_the_two_stage_path_reports_progress_within_an_image(tiny_vit, tiny_cnn_trimap, photo):
+    """The app's progress bar moves while one photo is matted: after each first-stage network, not only at the end."""
+    seen = []
+    half = lambda image: np.full(image.shape[:2], 0.5, np.float32)  # noqa: E731
+    tiny_vit.predict(photo, trimap_model=tiny_cnn_trimap, saliency=[half, half],
+                     on_progress=lambda stage, fraction: seen.append((stage, fraction)))
+    fractions = [f for stage, f in seen if stage == "two_stage"]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert np.all(np.diff(fractions) > 0) and len([f for f in fractions if 0 < f < 1]) == 3
