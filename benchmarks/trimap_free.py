@@ -10,7 +10,8 @@ agreement, labelled so), and three sets made from the alphamatting photos (close
 * the anchors through onnxruntime: MODNet, U²-Net-p, U²-Net, ISNet (:mod:`anchors`; fetch them first with
   ``python -m benchmarks.fetch_anchors``; an absent one is left out).
 
-Every row is scored on the whole image with :func:`afmatting.metrics.compute_metrics` (SAD, MSE, Grad, Conn), mean
+The rows take each photo in turn (so a shared machine's drifting load reaches them all alike). Every row is
+scored on the whole image with :func:`afmatting.metrics.compute_metrics` (SAD, MSE, Grad, Conn), mean
 and median per set, with seconds per image and per megapixel; ``--csv`` writes one line per image and row.
 
     OMP_NUM_THREADS=1 python benchmarks/trimap_free.py --json docs/results_trimap_free.json --csv scores.csv
@@ -62,21 +63,44 @@ def load_photos(root=DEFAULT_ROOT, limit: int | None = None) -> list[tuple[str, 
     return out
 
 
-def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, list[dict]]:
-    """Run ``matte_fn(image) -> alpha`` on every photo; whole-image metrics and times, means and per-image rows."""
-    rows = []
-    for name, image, gt in photos:
-        start = time.perf_counter()
-        pred = np.asarray(matte_fn(image), dtype=np.float32)
-        elapsed = time.perf_counter() - start
-        scores = compute_metrics(np.clip(pred, 0.0, 1.0), gt)
-        per_ref = elapsed * REFERENCE_PIXELS / (gt.shape[0] * gt.shape[1])
-        rows.append({"name": name, **scores, "time_s": elapsed, "time_s_per_0.5MP": per_ref})
-        if not quiet:
-            print(f"  {label} {name}: SAD {scores['SAD']:.2f} ({elapsed:.2f} s)", file=sys.stderr, flush=True)
+def score_image(matte_fn, image: np.ndarray, gt: np.ndarray, name: str) -> dict:
+    """Run ``matte_fn(image) -> alpha`` on one photo: its whole-image metrics and time."""
+    start = time.perf_counter()
+    pred = np.asarray(matte_fn(image), dtype=np.float32)
+    elapsed = time.perf_counter() - start
+    scores = compute_metrics(np.clip(pred, 0.0, 1.0), gt)
+    per_ref = elapsed * REFERENCE_PIXELS / (gt.shape[0] * gt.shape[1])
+    return {"name": name, **scores, "time_s": elapsed, "time_s_per_0.5MP": per_ref}
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Per-image rows of one method -> their means (and the count)."""
     means = mean_metrics(rows, tuple(TABLE_METRICS) + ("MAD", "time_s", "time_s_per_0.5MP"))
     means["count"] = len(rows)
-    return means, rows
+    return means
+
+
+def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, list[dict]]:
+    """Run ``matte_fn(image) -> alpha`` on every photo; whole-image metrics and times, means and per-image rows."""
+    rows = [score_image(matte_fn, image, gt, name) for name, image, gt in photos]
+    if not quiet:
+        for r in rows:
+            print(f"  {label} {r['name']}: SAD {r['SAD']:.2f} ({r['time_s']:.2f} s)", file=sys.stderr, flush=True)
+    return summarise(rows), rows
+
+
+def score_interleaved(fns: dict, photos, quiet: bool = True) -> dict:
+    """Every method on each photo in turn (``{label: image -> alpha}``) -> ``{label: per-image rows}``: on a shared
+    machine the load drifts, and taking the methods photo by photo exposes them all to the same drift, so their
+    time ratios stay fair."""
+    rows = {label: [] for label in fns}
+    for name, image, gt in photos:
+        for label, fn in fns.items():
+            r = score_image(fn, image, gt, name)
+            rows[label].append(r)
+            if not quiet:
+                print(f"  {label} {name}: SAD {r['SAD']:.2f} ({r['time_s']:.2f} s)", file=sys.stderr, flush=True)
+    return rows
 
 
 def build_rows(anchor_names=None) -> dict:
@@ -136,8 +160,8 @@ def main(argv=None) -> int:
     _warm_up(rows)
     results, per_image = {}, {}
     for set_name, photos in sets.items():
-        for label, fn in rows.items():
-            means, image_rows = score_rows(fn, photos, label, quiet=args.quiet)
+        for label, image_rows in score_interleaved(rows, photos, quiet=args.quiet).items():
+            means = summarise(image_rows)
             pixels = sum(gt.size for _, _, gt in photos)
             means["median_SAD"] = median_sad(image_rows)
             means["s_per_MP"] = sum(r["time_s"] for r in image_rows) / (pixels / 1e6)

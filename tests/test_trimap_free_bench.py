@@ -25,6 +25,22 @@ def test_harness_scores_whole_images():
     assert table.splitlines()[2].startswith("| zeros | ")
 
 
+def test_interleaved_scoring_takes_each_photo_in_turn():
+    photos = bench.load_photos(shared_path("alphamatting"), limit=2)
+    calls = []
+
+    def method(label):
+        def fn(image):
+            calls.append((label, next(name for name, im, _ in photos if im is image)))
+            return np.zeros(image.shape[:2], np.float32)
+        return fn
+
+    rows = bench.score_interleaved({"a": method("a"), "b": method("b")}, photos)
+    assert calls == [("a", "GT01"), ("b", "GT01"), ("a", "GT02"), ("b", "GT02")]
+    alone, _ = bench.score_rows(method("a"), photos, "a")
+    assert bench.summarise(rows["a"])["SAD"] == pytest.approx(alone["SAD"])
+
+
 def _lookup(photos, image):
     for _, im, gt in photos:
         if im is image:
