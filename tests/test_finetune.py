@@ -165,3 +165,46 @@ def test_command_line_finetunes_the_bundled_model_and_matte_loads_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     trimap = np.asarray(Image.open(tmp_path / "mattes" / "p0_trimap.png"))
     assert trimap.shape == (96, 96) and set(np.unique(trimap)) <= {0, 128, 255}
+
+
+def test_l2sp_keeps_the_tuned_weights_nearer_the_start(tmp_path, tiny_base):
+    """Same photos, steps and seed: with a strong L2-SP pull the weights move less than without it."""
+    images, trimaps = write_photos(tmp_path)
+    start = load_file(str(tiny_base / "model.safetensors"))
+
+    def drift(weight: float) -> float:
+        out = tmp_path / f"tuned-{weight}"
+        finetune(images, trimaps, out, base=str(tiny_base), steps=4, overrides={**FAST, "l2sp_weight": weight},
+                 log=lambda *_: None)
+        tuned = load_file(str(out / "model.safetensors"))
+        return sum(float((tuned[k].float() - start[k].float()).pow(2).sum()) for k in start
+                   if start[k].is_floating_point() and "running" not in k)
+
+    free, pulled = drift(0.0), drift(1000.0)
+    assert 0 < pulled < 0.5 * free
+
+
+def test_a_tuned_second_stage_saved_with_the_model_is_its_partner(tmp_path):
+    """A finetune.json naming a ``trimap-model`` subfolder pairs the network with that model, in load_matter and in
+    the app's model store; a name that leaves the folder is refused."""
+    from afmatting.app.config import DemoConfig
+    from afmatting.app.models import ModelStore
+    from afmatting.errors import CheckpointError
+
+    folder = tmp_path / "tuned"
+    AFMatting.from_pretrained("afmatting/lite0-trimap-free").save_pretrained(folder)
+    torch.manual_seed(1)
+    second = AFMatting.from_pretrained("afmatting/lite0-trimap")
+    with torch.no_grad():
+        next(second.parameters()).add_(0.5)  # distinguishable from the bundled one
+    second.save_pretrained(folder / "trimap-model")
+    (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "afmatting/lite0-trimap-free",
+                                                      "trimap_model": "trimap-model"}))
+    marker = next(second.parameters())
+    for matter in (load_matter(str(folder)), ModelStore(DemoConfig()).matter(str(folder))):
+        assert matter.trimap_model is not None and matter.trimap_model.trimap_input
+        assert torch.equal(next(matter.trimap_model.parameters()), marker)
+    (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "afmatting/lite0-trimap-free",
+                                                      "trimap_model": "../elsewhere"}))
+    with pytest.raises(CheckpointError, match="subfolder"):
+        load_matter(str(folder))

@@ -33,7 +33,7 @@ from .checkpoints import (
     latest_complete_checkpoint,
     save_checkpoint_atomically,
 )
-from .objective import compute_losses
+from .objective import compute_losses, l2sp_penalty, starting_point
 from .optim import lr_multiplier, parameter_groups
 from .validation import validate
 
@@ -179,6 +179,8 @@ def train(args, splits=None) -> dict:
     optimizer = torch.optim.AdamW(parameter_groups(model, args), lr=args.learning_rate, betas=tuple(args.adam_betas))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, args))
     model, optimizer, train_dataloader, scheduler = accelerator.prepare(model, optimizer, train_dataloader, scheduler)
+    # L2-SP's anchor: the starting weights (init_from), on the device the model now lives on
+    anchor = starting_point(accelerator.unwrap_model(model)) if args.l2sp_weight else None
 
     if log_with:
         tracker_config = {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) or v is None else v)
@@ -250,6 +252,9 @@ def train(args, splits=None) -> dict:
                 with accelerator.accumulate(model):
                     alpha = model(batch["image"], batch["trimap"] if args.trimap_input else None)
                     losses = compute_losses(args, batch, alpha)
+                    if anchor is not None:
+                        losses["l2sp"] = l2sp_penalty(accelerator.unwrap_model(model), anchor)
+                        losses["loss"] = losses["loss"] + args.l2sp_weight * losses["l2sp"]
                     if not torch.isfinite(losses["loss"]):
                         # a bad batch must not poison the weights or end the run
                         skipped_nonfinite += 1
