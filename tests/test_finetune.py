@@ -208,3 +208,54 @@ def test_a_tuned_second_stage_saved_with_the_model_is_its_partner(tmp_path):
                                                       "trimap_model": "../elsewhere"}))
     with pytest.raises(CheckpointError, match="subfolder"):
         load_matter(str(folder))
+
+
+@pytest.fixture
+def tiny_pipeline(tmp_path):
+    """A tiny two-stage pipeline folder: a trimap-free network with its own trimap model in ``trimap-model/``."""
+    torch.manual_seed(0)
+    folder = tmp_path / "pipeline"
+    AFMatting(**TINY).save_pretrained(folder)
+    AFMatting(**TINY, trimap_input=True).save_pretrained(folder / "trimap-model")
+    (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "tiny", "trimap_model": "trimap-model"}))
+    return folder
+
+
+def test_stage_second_tunes_the_trimap_model_and_the_folder_runs_the_default_with_it(tmp_path, tiny_pipeline):
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="second", steps=2, overrides=FAST,
+                      log=lambda *_: None)
+    assert [r.stage for r in report.runs] == ["second"] and "second stage (trimap model)" in report.table()
+    before = load_file(str(tiny_pipeline / "trimap-model" / "model.safetensors"))
+    after = load_file(str(out / "trimap-model" / "model.safetensors"))
+    assert any(not torch.equal(before[k], after[k]) for k in before if "num_batches" not in k)
+    first = load_file(str(tiny_pipeline / "model.safetensors"))  # the first stage is kept as it was
+    assert all(torch.equal(first[k], v) for k, v in load_file(str(out / "model.safetensors")).items())
+    record = json.loads((out / FINETUNE_RECORD).read_text())
+    assert record["trimap_model"] == "trimap-model" and record["stage"] == "second"
+    assert not (out / "trimap-model" / "checkpoints").exists()
+    matter = load_matter(str(out))
+    assert not matter.model.trimap_input and matter.trimap_model.trimap_input
+    key = next(k for k in after if "num_batches" not in k)
+    assert torch.equal(matter.trimap_model.state_dict()[key], after[key])
+    result = matter.predict(str(images / "p0.jpg"))  # the two-stage default, with the tuned second stage
+    assert result.alpha.shape == (64, 64) and np.isfinite(result.alpha).all()
+
+
+def test_stage_both_tunes_both_networks(tmp_path, tiny_pipeline):
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="both", steps=2, overrides=FAST,
+                      log=lambda *_: None)
+    assert [r.stage for r in report.runs] == ["first", "second"]
+    for part in ("model.safetensors", "trimap-model/model.safetensors"):
+        before, after = load_file(str(tiny_pipeline / part)), load_file(str(out / part))
+        assert any(not torch.equal(before[k], after[k]) for k in before if "num_batches" not in k), part
+
+
+def test_a_second_stage_needs_a_model_with_a_two_stage_path(tmp_path, tiny_base, capsys):
+    images, trimaps = write_photos(tmp_path)
+    code, err = run_cli([images, "--trimaps", trimaps, "--out", tmp_path / "o", "--from", tiny_base, "--stage",
+                         "second"], capsys)
+    assert code == 2 and len(err) == 1 and "has no trimap model paired with it" in err[0]
