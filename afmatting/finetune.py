@@ -97,6 +97,8 @@ class NetworkRun:
     side: int
     before: dict | None = None
     after: dict | None = None
+    #: the step whose weights were kept (chosen through the default path on the held-out photos; 0: the start's)
+    chosen_step: int | None = None
 
 
 @dataclass
@@ -136,7 +138,7 @@ class FinetuneReport:
         if not all(r.before and r.after for r in self.runs):
             return "No images were held out: no before / after scores."
         labels = {"objective": "objective (known + 10 x DDC)", "known": "known-region error", "ddc": "DDC",
-                  "SAD": "SAD vs your alphas"}
+                  "SAD": "SAD vs your alphas", PATH_METRIC: "default path's known-region error"}
         lines = []
         for run in self.runs:
             which = "" if run.stage == "network" else f", {STAGE_LABELS[run.stage]}"
@@ -145,6 +147,8 @@ class FinetuneReport:
             for key, label in labels.items():
                 if key in run.before and key in run.after:
                     lines.append(f"| {label} | {run.before[key]:.4f} | {run.after[key]:.4f} |")
+            if run.chosen_step is not None:
+                lines.append(f"| kept the weights of step | 0 | {run.chosen_step} |")
         return "\n".join(lines)
 
 
@@ -312,6 +316,42 @@ def resolve_stage(stage: str | None, base: str, trimap_input: bool) -> tuple[str
     return stage, (partner if stage in ("second", "both") else None)
 
 
+#: the default path's score of a trimap-free network on the held-out photos (see :func:`default_path_scorer`)
+PATH_METRIC = "path_known"
+
+
+def default_path_scorer(samples: list[SampleFiles], trimap_model):
+    """A scorer of trimap-free networks inside the two-stage default, on held-out photos with trimaps.
+
+    The other first-stage networks (MODNet, U²-Net-p) are run once per photo; each call then runs
+    :func:`afmatting.two_stage.two_stage_predict` with the given network and ``trimap_model`` on every photo (at its
+    size: the working size of :func:`resized_sample`) and returns ``{PATH_METRIC: e}``, ``e`` the mean over photos of
+    the mean absolute error (alpha in [0, 1]) of the default path's matte on the trimap's known pixels: the
+    alpha-free score of what the user gets, fusion and guard included. None when onnxruntime (the other first-stage
+    networks) is missing.
+    """
+    from .two_stage import resolve_saliency, two_stage_predict
+
+    others = resolve_saliency("auto")
+    if not others:
+        return None
+    images = [load_image(s.image) for s in samples]
+    trimaps = [load_trimap(s.trimap) for s in samples]
+    cached = [[np.clip(np.asarray(f(image), dtype=np.float32), 0.0, 1.0) for f in others] for image in images]
+
+    def score(model) -> dict[str, float]:
+        errors = []
+        for image, trimap, mattes in zip(images, trimaps, cached):
+            saliency = [lambda _image, m=m: m.copy() for m in mattes]
+            alpha = two_stage_predict(model, image, trimap_model=trimap_model, saliency=saliency).alpha
+            known = trimap != UNKNOWN
+            if known.any():
+                errors.append(float(np.abs(alpha[known] - trimap[known] / 255.0).mean()))
+        return {PATH_METRIC: float(np.mean(errors)) if errors else 0.0}
+
+    return score
+
+
 def finetune(
     images,
     trimaps,
@@ -389,6 +429,7 @@ def finetune(
     plan = []  # (stage, base, folder)
     if stage in ("network", "first", "both"):
         plan.append(("network" if stage == "network" else "first", base, out))
+    start_partner = two_stage_partner(base) if stage in ("first", "both") else None
     if partner is not None:
         plan.append(("second", partner, out / TRIMAP_MODEL_FOLDER))
     what = " and ".join(f"{STAGE_LABELS[s]} `{b}`" if s != "network" else f"`{b}`" for s, b, _ in plan)
@@ -400,7 +441,8 @@ def finetune(
             runs.append(tune_network(run_stage, run_base, folder, train_samples, held, cache, steps=steps,
                                      with_alpha=alphas is not None, train_side=train_side, seed=seed, resume=resume,
                                      dataset=f"{len(train_samples)} photos from {describe_inputs(images)} with "
-                                             f"trimaps from '{trimaps}'", overrides=overrides))
+                                             f"trimaps from '{trimaps}'", overrides=overrides,
+                                     partner=start_partner if run_stage == "first" else None))
     if stage == "second":  # the first stage stays the base's: saved as it is, so that the folder loads on its own
         from .loading import load_model
 
@@ -416,9 +458,14 @@ def finetune(
 
 def tune_network(stage: str, base: str, folder: Path, train_samples, held, cache: str, *, steps: int,
                  with_alpha: bool, train_side: int | None, seed: int, resume: bool, dataset: str,
-                 overrides: dict | None) -> NetworkRun:
+                 overrides: dict | None, partner: str | None = None) -> NetworkRun:
     """Tune one network (:func:`afmatting.training.train` with :data:`RECIPE`) from ``base`` into ``folder``; a
-    network that a resumed run finds already tuned there (its ``train_summary.json``, no checkpoints left) is kept."""
+    network that a resumed run finds already tuned there (its ``train_summary.json``, no checkpoints left) is kept.
+
+    With ``partner`` (the first stage of the two-stage default, tuned with held-out photos): the network is also
+    scored inside the default path with that trimap model (:func:`default_path_scorer`) at the start and at four
+    points of the run, and the folder keeps the weights of the best of them, the start's included: a tuning that
+    makes the default path worse on the held-out photos leaves the first stage as it was."""
     from .training import training_config
     from .training import train as run_training
 
@@ -450,16 +497,36 @@ def tune_network(stage: str, base: str, folder: Path, train_samples, held, cache
         **({"progress_description": f"fine-tuning the {STAGE_LABELS[stage]}"} if stage != "network" else {}),
         **dict(overrides or {}),
     }
-    args = training_config(**settings)
     start = time.perf_counter()
     part = Path(cache) / stage
     train_split = pairs_dataset(train_samples, "train", str(part), side, with_alpha=False)
     val_split = pairs_dataset(held, "validation", str(part), side, with_alpha=with_alpha) if held else None
-    summary = run_training(args, splits=(train_split, val_split))
+    scorer = None
+    if partner is not None and held:
+        from .loading import load_model
+
+        folder_ = part / "validation-pairs"
+        scorer = default_path_scorer([resized_sample(s, folder_, side) for s in held], load_model(partner))
+    if scorer is not None:  # choose the weights through the default path (see the doc)
+        settings.update(best_metric=PATH_METRIC, save_best=True, validation_steps=max(1, int(steps) // 4))
+    args = training_config(**settings)
+    summary = run_training(args, splits=(train_split, val_split), extra_validation=scorer)
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    before, after, chosen = summary.get("initial_metrics"), summary.get("final_metrics"), None
+    if scorer is not None and before and PATH_METRIC in before:
+        best = summary.get("best") or {}
+        if best.get("step") and best["value"] < before[PATH_METRIC]:
+            chosen, after = int(best["step"]), best["metrics"]
+            if chosen != int(summary.get("steps", args.max_steps)):
+                shutil.copyfile(folder / "best" / "model.safetensors", folder / "model.safetensors")
+        else:  # tuning did not help the default path on the held-out photos: the start's weights stay
+            from .loading import load_model
+
+            chosen, after = 0, before
+            load_model(base).save_pretrained(folder)
+        shutil.rmtree(folder / "best", ignore_errors=True)
     return NetworkRun(stage, base, folder, int(summary.get("steps", args.max_steps)),
-                      round(time.perf_counter() - start, 1), side, summary.get("initial_metrics"),
-                      summary.get("final_metrics"))
+                      round(time.perf_counter() - start, 1), side, before, after, chosen)
 
 
 def describe_inputs(images) -> str:
@@ -506,7 +573,7 @@ def finish_folder(report: FinetuneReport, stage: str) -> None:
         "networks": [{"stage": r.stage, "base": r.base,
                       "folder": "." if r.folder == out else r.folder.relative_to(out).as_posix(),
                       "steps": r.steps, "seconds": r.seconds, "train_side": r.side, "before": r.before,
-                      "after": r.after} for r in report.runs],
+                      "after": r.after, "chosen_step": r.chosen_step} for r in report.runs],
         "recipe": dict(RECIPE),
     }
     if second is not None:

@@ -259,3 +259,20 @@ def test_a_second_stage_needs_a_model_with_a_two_stage_path(tmp_path, tiny_base,
     code, err = run_cli([images, "--trimaps", trimaps, "--out", tmp_path / "o", "--from", tiny_base, "--stage",
                          "second"], capsys)
     assert code == 2 and len(err) == 1 and "has no trimap model paired with it" in err[0]
+
+
+def test_the_first_stage_keeps_the_weights_that_do_best_inside_the_default_path(tmp_path, tiny_pipeline):
+    """Tuning the first stage scores it inside the default path on the held-out photos at the start and during the
+    run; the folder keeps the best of those weights, the start's when tuning made the path worse."""
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="first", steps=2, overrides=FAST,
+                      log=lambda *_: None)
+    run = report.runs[0]
+    assert run.stage == "first" and run.chosen_step in (0, 1, 2)
+    assert 0 <= run.before["path_known"] <= 1 and run.after["path_known"] <= run.before["path_known"]
+    start, kept = load_file(str(tiny_pipeline / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    same = all(torch.equal(start[k], kept[k]) for k in start)
+    assert same == (run.chosen_step == 0)
+    assert "default path's known-region error" in report.table() and not (out / "best").exists()
+    assert json.loads((out / FINETUNE_RECORD).read_text())["networks"][0]["chosen_step"] == run.chosen_step

@@ -127,12 +127,15 @@ def resume_point(args, output_dir: Path) -> Path | None:
     return folder
 
 
-def train(args, splits=None) -> dict:
+def train(args, splits=None, extra_validation=None) -> dict:
     """Train with the configuration ``args``; returns the run's summary (also written to ``train_summary.json``).
 
     ``splits``: an optional ``(train, validation)`` pair of ``datasets.Dataset`` (validation may be None) used
-    instead of ``args.dataset``. The model, its card and the summary are written to ``args.output_dir``; checkpoints
-    to ``output_dir/checkpoints``; the best validated weights to ``output_dir/best``.
+    instead of ``args.dataset``. ``extra_validation``: an optional callable ``model -> {name: float}`` run at each
+    validation after the split's own scores (``afmatting finetune``: the default path's score on the held-out
+    photos); its names can be ``args.best_metric``. The model, its card and the summary are written to
+    ``args.output_dir``; checkpoints to ``output_dir/checkpoints``; the best validated weights to
+    ``output_dir/best``.
     """
     output_dir = Path(args.output_dir)
     log_with = None if str(args.log_with).lower() == "none" else [s.strip() for s in str(args.log_with).split(",")]
@@ -216,6 +219,9 @@ def train(args, splits=None) -> dict:
         metrics = validate(accelerator, model, val_split, args, step)
         if metrics is None:
             return None
+        if extra_validation is not None:
+            metrics.update(extra_validation(accelerator.unwrap_model(model)))
+            model.train()
         last_metrics = metrics
         accelerator.print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         key = args.best_metric if args.best_metric in metrics else "objective"
