@@ -52,6 +52,8 @@ from afmatting.processing import to_uint8  # noqa: E402
 from afmatting.trimap import alpha_to_trimap  # noqa: E402
 
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
+#: the measured runs behind docs/results.md's fine-tuning section (this script's --record)
+RESULTS_JSON = PROJECT_ROOT / "docs" / "results_finetune.json"
 AM2K, ALPHAMATTING = SHARED / "am2k-samples", SHARED / "alphamatting"
 HELD_OUT = ("sample4", "sample5", "sample6", "sample8", "sample9")
 UNSEEN = ("sample6", "sample8", "sample9")  # held out from the bundled models' training too
@@ -114,14 +116,26 @@ def main(argv=None) -> int:
     ap.add_argument("--stage", choices=STAGES, default="first", help="which network(s) of the default path to tune")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--l2sp", type=float, default=None, help="L2-SP weight (default: the recipe's)")
+    ap.add_argument("--select", type=int, default=0, metavar="N",
+                    help="hold out the last N training photos as finetune's validation photos (where it chooses the "
+                         "first stage's weights inside the default path) instead of the 5 scored ones, so that "
+                         "nothing scored here steers the choice")
     ap.add_argument("--skip-training", action="store_true", help="score the model already in OUT/model")
     ap.add_argument("--bundled", action="store_true", help="also score the bundled models")
     ap.add_argument("--network", action="store_true", help="also score the trimap-free networks alone")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N alphamatting photos")
     ap.add_argument("--label", default=None, help="the approach's name in docs/results_finetune.json")
     ap.add_argument("--record", action="store_true", help="store the run in docs/results_finetune.json")
+    ap.add_argument("--note", default=None, help="what else differs from the recipe (recorded with the run)")
     ap.add_argument("--json", default=None, help="also write the run's JSON here")
+    ap.add_argument("--record-json", default=None, metavar="JSON",
+                    help="only store a run's JSON (written by --json) in docs/results_finetune.json under --label")
     args = ap.parse_args(argv)
+    if args.record_json:
+        if not args.label:
+            ap.error("--record-json needs --label")
+        record(json.loads(Path(args.record_json).read_text()), args.label)
+        return 0
     if not (AM2K / "image").is_dir() or not (ALPHAMATTING / "image").is_dir():
         print(f"shared data not found under {SHARED}", file=sys.stderr)
         return 2
@@ -134,21 +148,25 @@ def main(argv=None) -> int:
     names = sorted(p.stem for p in (AM2K / "image").glob("*.jpg"))
     train_images = [str(AM2K / "image" / f"{n}.jpg") for n in names if n not in HELD_OUT]
     held_images = [str(AM2K / "image" / f"{n}.jpg") for n in HELD_OUT]
+    val_images = held_images
+    if args.select:
+        train_images, val_images = train_images[:-args.select], train_images[-args.select:]
     l2sp = RECIPE.get("l2sp_weight", 0.0) if args.l2sp is None else args.l2sp
     results = {"held_out": list(HELD_OUT), "train": [Path(p).stem for p in train_images], "stage": args.stage,
-               "steps": args.steps, "l2sp_weight": l2sp, "machine": platform.processor() or platform.machine()}
+               "steps": args.steps, "l2sp_weight": l2sp, "machine": platform.processor() or platform.machine(),
+               "validation": [Path(p).stem for p in val_images], "note": args.note}
     if not args.skip_training:
         shutil.rmtree(tuned_dir, ignore_errors=True)
         report = finetune(train_images, trimaps, tuned_dir, base=BASE, stage=args.stage, steps=args.steps,
-                          val_images=held_images, overrides={"l2sp_weight": l2sp})
+                          val_images=val_images, overrides={"l2sp_weight": l2sp})
         print(report.table())
         results["finetune"] = {"seconds": report.seconds,
                                "networks": [{"stage": r.stage, "seconds": r.seconds, "before": r.before,
-                                             "after": r.after} for r in report.runs]}
+                                             "after": r.after, "chosen_step": r.chosen_step} for r in report.runs]}
     else:  # what the folder's finetune.json says of its tuning
         record_ = json.loads((tuned_dir / "finetune.json").read_text())
         results["finetune"] = {"seconds": record_["seconds"], "networks": [
-            {k: n[k] for k in ("stage", "seconds", "before", "after")} for n in record_["networks"]]}
+            {k: n.get(k) for k in ("stage", "seconds", "before", "after", "chosen_step")} for n in record_["networks"]]}
     # the tuned folder runs the default path with its own networks (load_matter reads its finetune.json)
     models = {"tuned": load_matter(str(tuned_dir))}
     if args.bundled:
@@ -190,7 +208,6 @@ if __name__ == "__main__":
 
 
 # ------------------------------------------------------------------------------------------ docs/results.md
-RESULTS_JSON = PROJECT_ROOT / "docs" / "results_finetune.json"
 
 
 STAGE_WORDS = {"first": "first stage (the trimap-free network)", "second": "second stage (the trimap model)",
@@ -200,7 +217,8 @@ STAGE_WORDS = {"first": "first stage (the trimap-free network)", "second": "seco
 def approach_words(run: dict) -> str:
     """E.g. "first stage (the trimap-free network), 100 steps, L2-SP 0.05"."""
     return (f"{STAGE_WORDS[run['stage']]}, {run['steps']} steps"
-            + (f", L2-SP {run['l2sp_weight']:g}" if run.get("l2sp_weight") else ""))
+            + (f", L2-SP {run['l2sp_weight']:g}" if run.get("l2sp_weight") else "")
+            + (f", {run['note']}" if run.get("note") else ""))
 
 
 def finetune_section(data: dict) -> list[str]:
