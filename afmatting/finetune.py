@@ -373,6 +373,7 @@ def finetune(
     resume: bool = False,
     push_to_hub: str | None = None,
     overrides: dict | None = None,
+    select_in_default_path: bool = True,
     log=print,
 ) -> FinetuneReport:
     """Fine-tune ``base`` (or the networks of its two-stage default path) on ``images`` + ``trimaps``; save the model
@@ -402,6 +403,9 @@ def finetune(
         resume: continue an interrupted run in ``out`` from its latest checkpoint (a network already tuned is kept).
         push_to_hub: a Hub repo id to upload the folder to (checked reachable before training starts).
         overrides: training keys replacing :data:`RECIPE` values (see :data:`afmatting.training.DEFAULTS`).
+        select_in_default_path: when tuning the first stage with held-out photos, choose its weights inside the
+            default path on them (see :func:`tune_network`); False keeps the last weights (an experiment whose
+            held-out photos are also its test photos must not choose on them).
         log: where progress lines go.
 
     Returns:
@@ -434,7 +438,7 @@ def finetune(
     plan = []  # (stage, base, folder)
     if stage in ("network", "first", "both"):
         plan.append(("network" if stage == "network" else "first", base, out))
-    start_partner = two_stage_partner(base) if stage in ("first", "both") else None
+    start_partner = two_stage_partner(base) if stage in ("first", "both") and select_in_default_path else None
     if partner is not None:
         plan.append(("second", partner, out / TRIMAP_MODEL_FOLDER))
     what = " and ".join(f"{STAGE_LABELS[s]} `{b}`" if s != "network" else f"`{b}`" for s, b, _ in plan)
