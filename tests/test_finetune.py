@@ -249,9 +249,14 @@ def test_stage_both_tunes_both_networks(tmp_path, tiny_pipeline):
     report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="both", steps=2, overrides=FAST,
                       log=lambda *_: None)
     assert [r.stage for r in report.runs] == ["first", "second"]
+    changed = {}
     for part in ("model.safetensors", "trimap-model/model.safetensors"):
         before, after = load_file(str(tiny_pipeline / part)), load_file(str(out / part))
-        assert any(not torch.equal(before[k], after[k]) for k in before if "num_batches" not in k), part
+        changed[part] = any(not torch.equal(before[k], after[k]) for k in before if "num_batches" not in k)
+    assert changed["trimap-model/model.safetensors"]
+    # the first stage keeps tuned weights only when they clearly help the default path on the held-out photo
+    assert changed["model.safetensors"] == (report.runs[0].chosen_step != 0)
+    assert load_matter(str(out)).trimap_model is not None
 
 
 def test_a_second_stage_needs_a_model_with_a_two_stage_path(tmp_path, tiny_base, capsys):
