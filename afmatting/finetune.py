@@ -4,9 +4,14 @@ The paper's alpha-free recipe scaled to a handful of photos on a CPU: known + 10
 weights, crops centred on the trimaps' unknown band with light augmentation (scale, flip, colour), a short warm-up
 and a cosine decay at a lower learning rate than training from scratch. It runs
 :func:`afmatting.training.train` (the loop ``train/train.py`` runs: accelerate, checkpoints, validation) on the
-user's pairs, held-out images scored before and after, and leaves a model folder that
-``AFMatting.from_pretrained`` and ``afmatting matte --model`` load, with a model card and ``finetune.json`` saying
-what it was tuned on.
+user's pairs, held-out images scored before and after, and leaves a model folder that ``afmatting matte --model``
+and :func:`afmatting.loading.load_matter` load, with a model card and ``finetune.json`` saying what it was tuned on.
+
+From the trimap-free default, ``stage`` picks the network of the two-stage default path to tune (:data:`STAGES`):
+the second stage's trimap model (default; saved in the folder's ``trimap-model/``, which ``load_matter`` pairs the
+folder's trimap-free network with), the first stage's trimap-free network (its weights chosen inside the default
+path on the held-out photos, the start's kept unless tuning clearly helps), or both. Why the second stage is the
+default, and what each choice did on held-out photos: docs/results.md, "Fine-tuning on your photos".
 
 Inputs: images (files, folders, glob patterns) and a trimap folder paired by exact stem (``a.jpg`` takes ``a.*`` or
 ``a_trimap.*``, as ``afmatting matte --trimap`` pairs them, so ``afmatting matte --save-trimap`` output works as
