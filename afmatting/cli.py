@@ -376,7 +376,8 @@ def add_finetune_subcommand(subparsers) -> None:
         help="fine-tune a model on your own photos with trimaps only (CPU: minutes)",
         description="Fine-tune the bundled models (or any saved one) on your photos and their trimaps, without "
                     "alpha labels (known + DDC). Some photos are held out and scored before and after. The output "
-                    "folder loads with --model in `afmatting matte` and AFMatting.from_pretrained. Trimaps: "
+                    "folder loads with --model in `afmatting matte` (the two-stage default with the tuned networks) "
+                    "and afmatting.load_matter. Trimaps: "
                     "`afmatting matte --save-trimap`, the app's 'Save this trimap for fine-tuning', or any editor "
                     "(0 background, 128 unknown, 255 foreground).",
     )
@@ -385,10 +386,15 @@ def add_finetune_subcommand(subparsers) -> None:
     p.add_argument("--out", required=True, help="the model folder to write (new or empty)")
     p.add_argument("--from", dest="base", default=DEFAULT_TRIMAP_FREE_MODEL,
                    help=f"the model to start from: {' or '.join(BUNDLED_MODELS)} (default "
-                        f"{DEFAULT_TRIMAP_FREE_MODEL}: the first stage of the default path), a folder or a Hub id")
+                        f"{DEFAULT_TRIMAP_FREE_MODEL}: the two-stage default, see --stage), a folder or a Hub id")
+    p.add_argument("--stage", choices=("second", "first", "both"), default=None,
+                   help="which network of the two-stage default to tune when starting from the trimap-free model: "
+                        "second (default: the trimap model that mattes the automatic trimap's band; it leaves the "
+                        "first stage's subject finding alone, and it is what improved held-out photos in "
+                        "docs/results.md), first (the trimap-free network that finds the subject), or both")
     p.add_argument("--steps", type=int, default=None,
-                   help="optimiser steps of batch 4 (default: about 50 visits of each photo, 50-300 steps: 100 for "
-                        "8 photos)")
+                   help="optimiser steps of batch 4 per tuned network (default: about 50 visits of each photo, "
+                        "50-300 steps: 100 for 8 photos)")
     p.add_argument("--alphas", default=None, help="optional alpha folder: held-out images are also scored by SAD "
                                                   "(never used for training)")
     p.add_argument("--val", nargs="+", default=None, metavar="IMAGES",
@@ -413,7 +419,8 @@ def cmd_finetune(args) -> int:
         from .errors import MissingDependencyError
 
         raise MissingDependencyError("afmatting finetune needs the training extra: pip install 'afmatting[train]'.")
-    report = finetune(args.images, args.trimaps, args.out, base=args.base, steps=args.steps, alphas=args.alphas,
+    report = finetune(args.images, args.trimaps, args.out, base=args.base, stage=args.stage, steps=args.steps,
+                      alphas=args.alphas,
                       val_images=args.val, holdout=args.holdout, seed=args.seed, resume=args.resume,
                       push_to_hub=args.push_to_hub)
     print(report.table())

@@ -160,6 +160,33 @@ def read_finetune_record(source, **hub_kwargs) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
+def finetune_partner(source, subfolder, **hub_kwargs) -> Path:
+    """The folder of the tuned trimap model that ``afmatting finetune`` saved inside a model folder (Path) or Hub
+    repo (str) as ``subfolder`` (its ``finetune.json``'s ``trimap_model``); a Hub repo's two files are fetched (or
+    found in the cache). Raises CheckpointError naming the model when the subfolder is not a plain relative name
+    or the partner cannot be had."""
+    sub = str(subfolder)
+    if not sub or sub.startswith(("/", "\\", "~")) or ".." in Path(sub).parts or "\\" in sub:
+        raise CheckpointError(f"{FINETUNE_RECORD} of '{source}' names the trimap model '{sub}'; it must be a "
+                              f"subfolder of the model folder.")
+    if isinstance(source, Path):
+        folder = source / sub
+    else:
+        keys = ("revision", "cache_dir", "token", "force_download")
+        try:
+            for name in (constants.CONFIG_NAME, constants.SAFETENSORS_SINGLE_FILE):
+                path = hf_hub_download(repo_id=source, filename=f"{sub}/{name}",
+                                       local_files_only=constants.HF_HUB_OFFLINE or not hub_reachable(),
+                                       **{k: hub_kwargs[k] for k in keys if k in hub_kwargs})
+        except HUB_ERRORS as e:
+            raise hub_error(e, f"{source}/{sub}") from None
+        folder = Path(path).parent
+    if not (folder / constants.SAFETENSORS_SINGLE_FILE).is_file() or not (folder / constants.CONFIG_NAME).is_file():
+        raise CheckpointError(f"'{source}' names a tuned trimap model in '{sub}' ({FINETUNE_RECORD}), but '{folder}' "
+                              f"has no config.json + model.safetensors.")
+    return folder
+
+
 def resolve_weights_file(model_id: str, **hub_kwargs) -> str:
     """Local directory -> its model.safetensors; otherwise hf_hub_download (uses the cache, honours
     HF_HUB_OFFLINE). Only safetensors are ever loaded."""

@@ -8,7 +8,8 @@
   fails at once.
 
 ``load_matter(name)`` adds the pairing: a :class:`Matter` holds the network and, for a trimap-free network that has
-one (:data:`afmatting.bundled.TRIMAP_PARTNERS`), the trimap model its two-stage path hands the automatic trimap to.
+one (:func:`partner_of`: a tuned second stage saved with it by ``afmatting finetune``, else
+:data:`afmatting.bundled.TRIMAP_PARTNERS`), the trimap model its two-stage path hands the automatic trimap to.
 ``Matter.predict`` is :func:`afmatting.inference.predict` with both.
 """
 
@@ -24,7 +25,7 @@ from .inference import predict
 from .model import AFMatting
 from .onnx_model import OnnxMattingModel, is_onnx_path
 
-__all__ = ["Matter", "load_model", "load_matter"]
+__all__ = ["Matter", "load_model", "load_matter", "partner_of"]
 
 
 def load_model(name, device: str | torch.device | None = None):
@@ -68,12 +69,26 @@ class Matter:
         return predict(self.model, image, trimap, trimap_model=self.trimap_model, **kwargs)
 
 
+def partner_of(name, model) -> str | None:
+    """The trimap model (a name :func:`load_model` loads) that the two-stage path of the trimap-free network
+    ``model``, loaded from ``name``, hands its automatic trimap to; None for a trimap model or a network without one.
+
+    In this order: the tuned second stage that ``afmatting finetune`` saved with the model (its folder's
+    ``trimap-model``, named in ``finetune.json``); the bundled partner of ``name``
+    (:data:`afmatting.bundled.TRIMAP_PARTNERS`); the bundled partner of the bundled model it was tuned from.
+    """
+    if model.trimap_input:
+        return None
+    tuned = getattr(model, "tuned_trimap_model", None)
+    if tuned is not None:
+        return str(tuned)
+    return trimap_partner(name) or trimap_partner(getattr(model, "finetuned_from", None))
+
+
 def load_matter(name=None, *, trimap: bool = False, device: str | torch.device | None = None) -> Matter:
     """The pipeline of model ``name`` (None: the bundled default, the trimap model when ``trimap``, else the
-    trimap-free one), with its trimap partner loaded when it has one."""
+    trimap-free one), with its trimap partner (:func:`partner_of`) loaded when it has one."""
     name = default_model(trimap) if name is None else name
     model = load_model(name, device)
-    # a model tuned from a bundled trimap-free one (``afmatting finetune``) keeps its partner: the tuned first stage
-    partner = None if model.trimap_input else (trimap_partner(name)
-                                               or trimap_partner(getattr(model, "finetuned_from", None)))
+    partner = partner_of(name, model)
     return Matter(model, load_model(partner, device) if partner is not None else None)

@@ -20,6 +20,7 @@ from .hub import (
     MODEL_CARD_TEMPLATE,
     hub_error,
     load_checkpoint,
+    finetune_partner,
     read_finetune_record,
     resolve_source,
     resolve_weights_file,
@@ -249,4 +250,7 @@ class AFMatting(
         # model's trimap partner (afmatting.loading.load_matter), i.e. the two-stage default
         record = read_finetune_record(source, **kwargs)
         model.finetuned_from = record.get("base_model") if record else None
+        # a tuned default path also carries its own second stage (finetune.json's "trimap_model": a subfolder)
+        model.tuned_trimap_model = (finetune_partner(source, record["trimap_model"], **kwargs)
+                                    if record and record.get("trimap_model") else None)
         return model

@@ -165,3 +165,121 @@ def test_command_line_finetunes_the_bundled_model_and_matte_loads_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     trimap = np.asarray(Image.open(tmp_path / "mattes" / "p0_trimap.png"))
     assert trimap.shape == (96, 96) and set(np.unique(trimap)) <= {0, 128, 255}
+
+
+def test_l2sp_keeps_the_tuned_weights_nearer_the_start(tmp_path, tiny_base):
+    """Same photos, steps and seed: with a strong L2-SP pull the weights move less than without it."""
+    images, trimaps = write_photos(tmp_path)
+    start = load_file(str(tiny_base / "model.safetensors"))
+
+    def drift(weight: float) -> float:
+        out = tmp_path / f"tuned-{weight}"
+        finetune(images, trimaps, out, base=str(tiny_base), steps=4, overrides={**FAST, "l2sp_weight": weight},
+                 log=lambda *_: None)
+        tuned = load_file(str(out / "model.safetensors"))
+        return sum(float((tuned[k].float() - start[k].float()).pow(2).sum()) for k in start
+                   if start[k].is_floating_point() and "running" not in k)
+
+    free, pulled = drift(0.0), drift(1000.0)
+    assert 0 < pulled < 0.5 * free
+
+
+def test_a_tuned_second_stage_saved_with_the_model_is_its_partner(tmp_path):
+    """A finetune.json naming a ``trimap-model`` subfolder pairs the network with that model, in load_matter and in
+    the app's model store; a name that leaves the folder is refused."""
+    from afmatting.app.config import DemoConfig
+    from afmatting.app.models import ModelStore
+    from afmatting.errors import CheckpointError
+
+    folder = tmp_path / "tuned"
+    AFMatting.from_pretrained("afmatting/lite0-trimap-free").save_pretrained(folder)
+    torch.manual_seed(1)
+    second = AFMatting.from_pretrained("afmatting/lite0-trimap")
+    with torch.no_grad():
+        next(second.parameters()).add_(0.5)  # distinguishable from the bundled one
+    second.save_pretrained(folder / "trimap-model")
+    (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "afmatting/lite0-trimap-free",
+                                                      "trimap_model": "trimap-model"}))
+    marker = next(second.parameters())
+    for matter in (load_matter(str(folder)), ModelStore(DemoConfig()).matter(str(folder))):
+        assert matter.trimap_model is not None and matter.trimap_model.trimap_input
+        assert torch.equal(next(matter.trimap_model.parameters()), marker)
+    (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "afmatting/lite0-trimap-free",
+                                                      "trimap_model": "../elsewhere"}))
+    with pytest.raises(CheckpointError, match="subfolder"):
+        load_matter(str(folder))
+
+
+@pytest.fixture
+def tiny_pipeline(tmp_path):
+    """A tiny two-stage pipeline folder: a trimap-free network with its own trimap model in ``trimap-model/``."""
+    torch.manual_seed(0)
+    folder = tmp_path / "pipeline"
+    AFMatting(**TINY).save_pretrained(folder)
+    AFMatting(**TINY, trimap_input=True).save_pretrained(folder / "trimap-model")
+    (folder / FINETUNE_RECORD).write_text(json.dumps({"base_model": "tiny", "trimap_model": "trimap-model"}))
+    return folder
+
+
+def test_stage_second_tunes_the_trimap_model_and_the_folder_runs_the_default_with_it(tmp_path, tiny_pipeline):
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="second", steps=2, overrides=FAST,
+                      log=lambda *_: None)
+    assert [r.stage for r in report.runs] == ["second"] and "second stage (trimap model)" in report.table()
+    before = load_file(str(tiny_pipeline / "trimap-model" / "model.safetensors"))
+    after = load_file(str(out / "trimap-model" / "model.safetensors"))
+    assert any(not torch.equal(before[k], after[k]) for k in before if "num_batches" not in k)
+    first = load_file(str(tiny_pipeline / "model.safetensors"))  # the first stage is kept as it was
+    assert all(torch.equal(first[k], v) for k, v in load_file(str(out / "model.safetensors")).items())
+    record = json.loads((out / FINETUNE_RECORD).read_text())
+    assert record["trimap_model"] == "trimap-model" and record["stage"] == "second"
+    assert not (out / "trimap-model" / "checkpoints").exists()
+    matter = load_matter(str(out))
+    assert not matter.model.trimap_input and matter.trimap_model.trimap_input
+    key = next(k for k in after if "num_batches" not in k)
+    assert torch.equal(matter.trimap_model.state_dict()[key], after[key])
+    result = matter.predict(str(images / "p0.jpg"))  # the two-stage default, with the tuned second stage
+    assert result.alpha.shape == (64, 64) and np.isfinite(result.alpha).all()
+
+
+def test_stage_both_tunes_both_networks(tmp_path, tiny_pipeline):
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="both", steps=2, overrides=FAST,
+                      log=lambda *_: None)
+    assert [r.stage for r in report.runs] == ["first", "second"]
+    changed = {}
+    for part in ("model.safetensors", "trimap-model/model.safetensors"):
+        before, after = load_file(str(tiny_pipeline / part)), load_file(str(out / part))
+        changed[part] = any(not torch.equal(before[k], after[k]) for k in before if "num_batches" not in k)
+    assert changed["trimap-model/model.safetensors"]
+    # the first stage keeps tuned weights only when they clearly help the default path on the held-out photo
+    assert changed["model.safetensors"] == (report.runs[0].chosen_step != 0)
+    assert load_matter(str(out)).trimap_model is not None
+
+
+def test_a_second_stage_needs_a_model_with_a_two_stage_path(tmp_path, tiny_base, capsys):
+    images, trimaps = write_photos(tmp_path)
+    code, err = run_cli([images, "--trimaps", trimaps, "--out", tmp_path / "o", "--from", tiny_base, "--stage",
+                         "second"], capsys)
+    assert code == 2 and len(err) == 1 and "has no trimap model paired with it" in err[0]
+
+
+def test_the_first_stage_keeps_the_weights_that_do_best_inside_the_default_path(tmp_path, tiny_pipeline):
+    """Tuning the first stage scores it inside the default path on the held-out photos at the start and during the
+    run; the folder keeps the best of those weights, the start's when tuning made the path worse."""
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="first", steps=2, overrides=FAST,
+                      log=lambda *_: None)
+    run = report.runs[0]
+    assert run.stage == "first" and run.chosen_step in (0, 1, 2)
+    assert 0 <= run.before["path_known"] <= 1 and run.after["path_known"] <= run.before["path_known"]
+    if run.chosen_step:  # kept only for a clear gain
+        assert run.after["path_known"] < 0.98 * run.before["path_known"]
+    start, kept = load_file(str(tiny_pipeline / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    same = all(torch.equal(start[k], kept[k]) for k in start)
+    assert same == (run.chosen_step == 0)
+    assert "default path's known-region error" in report.table() and not (out / "best").exists()
+    assert json.loads((out / FINETUNE_RECORD).read_text())["networks"][0]["chosen_step"] == run.chosen_step

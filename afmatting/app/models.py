@@ -10,10 +10,9 @@ from ..bundled import (
     DEFAULT_TRIMAP_MODEL,
     available_bundled_models,
     resolve_bundled,
-    trimap_partner,
 )
 from ..errors import CheckpointError, InvalidTrimapError
-from ..loading import Matter, load_model
+from ..loading import Matter, load_model, partner_of
 from .config import DemoConfig
 
 #: the model box's default: pick the trimap-free or the trimap model depending on whether a trimap was given
@@ -110,10 +109,10 @@ class ModelStore:
             return model
 
     def matter(self, name: str) -> Matter:
-        """The pipeline of model ``name``: its network and, for the bundled trimap-free model, its trimap partner
-        (:data:`afmatting.bundled.TRIMAP_PARTNERS`)."""
+        """The pipeline of model ``name``: its network and, for a trimap-free one, its trimap partner
+        (:func:`afmatting.loading.partner_of`: a fine-tuned model's own second stage, else the bundled partner)."""
         model = self.load(name)
-        partner = None if model.trimap_input else trimap_partner(name.strip())
+        partner = partner_of(name.strip(), model)
         return Matter(model, self.load(partner) if partner is not None else None)
 
     def resolve(self, choice: str | None, has_trimap: bool) -> Matter:

@@ -44,6 +44,7 @@ DEFAULTS = {
     "kernel_size": 11,
     "ddc_padding": "valid",  # "zeros" reproduces the paper's code exactly
     "laplacian_weight": 1.0,
+    "l2sp_weight": 0.0,  # L2-SP: + l2sp_weight x sum of (w - w_start)^2 over all weights (fine-tuning: stay near the start)
     # optimiser and schedule
     "learning_rate": 5.0e-4,
     "weight_decay": 0.1,
@@ -96,6 +97,8 @@ def config_problem(args: argparse.Namespace) -> str | None:
         return "--lr_schedule must be 'step' or 'cosine'"
     if len(args.lr_values) != len(args.lr_milestones) + 1:
         return "--lr_values needs one more value than --lr_milestones"
+    if not isinstance(args.l2sp_weight, (int, float)) or not args.l2sp_weight >= 0:
+        return f"--l2sp_weight must be a number >= 0, got {args.l2sp_weight!r}"
     if not isinstance(args.max_steps, int) or args.max_steps < 1:
         return f"--max_steps must be a whole number >= 1, got {args.max_steps!r}"
     return None

@@ -33,7 +33,7 @@ from .checkpoints import (
     latest_complete_checkpoint,
     save_checkpoint_atomically,
 )
-from .objective import compute_losses
+from .objective import compute_losses, l2sp_penalty, starting_point
 from .optim import lr_multiplier, parameter_groups
 from .validation import validate
 
@@ -127,12 +127,15 @@ def resume_point(args, output_dir: Path) -> Path | None:
     return folder
 
 
-def train(args, splits=None) -> dict:
+def train(args, splits=None, extra_validation=None) -> dict:
     """Train with the configuration ``args``; returns the run's summary (also written to ``train_summary.json``).
 
     ``splits``: an optional ``(train, validation)`` pair of ``datasets.Dataset`` (validation may be None) used
-    instead of ``args.dataset``. The model, its card and the summary are written to ``args.output_dir``; checkpoints
-    to ``output_dir/checkpoints``; the best validated weights to ``output_dir/best``.
+    instead of ``args.dataset``. ``extra_validation``: an optional callable ``model -> {name: float}`` run at each
+    validation after the split's own scores (``afmatting finetune``: the default path's score on the held-out
+    photos); its names can be ``args.best_metric``. The model, its card and the summary are written to
+    ``args.output_dir``; checkpoints to ``output_dir/checkpoints``; the best validated weights to
+    ``output_dir/best``.
     """
     output_dir = Path(args.output_dir)
     log_with = None if str(args.log_with).lower() == "none" else [s.strip() for s in str(args.log_with).split(",")]
@@ -179,6 +182,8 @@ def train(args, splits=None) -> dict:
     optimizer = torch.optim.AdamW(parameter_groups(model, args), lr=args.learning_rate, betas=tuple(args.adam_betas))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, args))
     model, optimizer, train_dataloader, scheduler = accelerator.prepare(model, optimizer, train_dataloader, scheduler)
+    # L2-SP's anchor: the starting weights (init_from), on the device the model now lives on
+    anchor = starting_point(accelerator.unwrap_model(model)) if args.l2sp_weight else None
 
     if log_with:
         tracker_config = {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) or v is None else v)
@@ -214,6 +219,9 @@ def train(args, splits=None) -> dict:
         metrics = validate(accelerator, model, val_split, args, step)
         if metrics is None:
             return None
+        if extra_validation is not None:
+            metrics.update(extra_validation(accelerator.unwrap_model(model)))
+            model.train()
         last_metrics = metrics
         accelerator.print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         key = args.best_metric if args.best_metric in metrics else "objective"
@@ -250,6 +258,9 @@ def train(args, splits=None) -> dict:
                 with accelerator.accumulate(model):
                     alpha = model(batch["image"], batch["trimap"] if args.trimap_input else None)
                     losses = compute_losses(args, batch, alpha)
+                    if anchor is not None:
+                        losses["l2sp"] = l2sp_penalty(accelerator.unwrap_model(model), anchor)
+                        losses["loss"] = losses["loss"] + args.l2sp_weight * losses["l2sp"]
                     if not torch.isfinite(losses["loss"]):
                         # a bad batch must not poison the weights or end the run
                         skipped_nonfinite += 1

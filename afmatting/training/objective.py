@@ -34,6 +34,25 @@ def compute_losses(args, batch: dict, alpha: torch.Tensor) -> dict[str, torch.Te
     return {"loss": loss, **terms}
 
 
+def starting_point(model) -> dict[str, torch.Tensor] | None:
+    """Detached copies of ``model``'s trainable weights, the anchor of the L2-SP penalty (:func:`l2sp_penalty`)."""
+    return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def l2sp_penalty(model, anchor: dict[str, torch.Tensor]) -> torch.Tensor:
+    """L2-SP (Li et al. 2018): the sum over ``model``'s trainable weights of ``(w - w_start)^2`` (fp32 scalar),
+    ``anchor`` from :func:`starting_point` of the same model. It keeps a fine-tuned model near the weights it started
+    from, so that a few photos cannot pull it far from what it already does well."""
+    total = None
+    for name, p in model.named_parameters():
+        if name in anchor:
+            term = (p.float() - anchor[name].float()).pow(2).sum()
+            total = term if total is None else total + term
+    if total is None:
+        raise ValueError("l2sp_penalty: the model has none of the anchor's weights")
+    return total
+
+
 @torch.inference_mode()
 def image_objective(model, image: np.ndarray, trimap: np.ndarray, args) -> dict[str, float]:
     """The alpha-free objective of the network's matte on one whole image, at the validation size.
