@@ -282,6 +282,10 @@ def test_phone_shows_progress_then_the_result_without_scrolling(browser, app_url
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     _screenshot(page, "app_phone_first.png")
     _upload(page, ASSETS_DIR / "astronaut.jpg")
+    # the photo is shown once: the selection view has it, the upload box above has shrunk to a strip
+    assert page.locator("#afm-photo").bounding_box()["height"] <= 80
+    assert page.locator("#afm-selection img").bounding_box()["height"] > 150
+    _screenshot(page, "app_phone_uploaded.png", full_page=True)
     page.locator("#afm-run").scroll_into_view_if_needed()
     page.click("#afm-run")
     page.wait_for_timeout(150)

@@ -285,6 +285,9 @@ CSS = """
 /* phone width: a shorter photo box, so that the Matte button and its progress stay on the first screen */
 @media (max-width: 768px) {
   #afm-photo {height: 200px}
+  /* once a photo is in, the selection view below shows it: the upload box shrinks to a strip (its clear button
+     still there to change the photo), so the photo is not shown twice */
+  #afm-photo-col:has(#afm-selection img) #afm-photo {height: 56px !important; min-height: 0; overflow: hidden}
   #afm-title h1 {font-size: 1.5em; margin: .2em 0}
 }
 """
