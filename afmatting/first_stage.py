@@ -67,9 +67,15 @@ def first_stage_disputed(mattes, threshold: float = DISAGREEMENT) -> np.ndarray:
 #: fraction of the area our matting network covers; chosen on the crops set (close-ups, where MODNet and U²-Net-p
 #: outline a fragment or nothing), checked on the other sets, where it never fires (docs/results.md)
 MISSED_SUBJECT_RATIO = 0.3
+#: ... and below this fraction of the whole image: they found at most a fragment. A guard, not tuned (no visible
+#: photo reaches it; where the rule fires on the crops the largest other area is 0.16): a subject that fills a
+#: fifth of the frame or more, found by one of them, is never overruled by ours reaching further (a product on a
+#: table ours half-takes, say)
+MISSED_SUBJECT_MOST = 0.2
 
 
-def others_missed_subject(ours: np.ndarray, others, ratio: float = MISSED_SUBJECT_RATIO) -> bool:
+def others_missed_subject(ours: np.ndarray, others, ratio: float = MISSED_SUBJECT_RATIO,
+                          most: float = MISSED_SUBJECT_MOST) -> bool:
     """Whether the other first-stage networks all found much less subject than ours: the salient-object and
     portrait networks are trained on whole subjects in a scene, and on a close-up (fur, hair or a plant filling
     the frame) they outline a small fragment or nothing, while a matting network still mattes what it sees; a
@@ -79,18 +85,20 @@ def others_missed_subject(ours: np.ndarray, others, ratio: float = MISSED_SUBJEC
         ours: float (H, W) in [0, 1], our network's matte.
         others: a sequence of float (H, W) in [0, 1] mattes of the same image (empty: False).
         ratio: the threshold on ``max(mean(other)) / mean(ours)``, in (0, 1].
+        most: the threshold on ``max(mean(other))`` itself, in (0, 1].
 
     Returns:
-        True when every other matte's mean (its subject's area, as a fraction of the image) is below ``ratio``
-        times the mean of ours.
+        True when every other matte's mean (its subject's area, as a fraction of the image) is below both ``ratio``
+        times the mean of ours and ``most``.
     """
-    if not 0.0 < ratio <= 1.0:
-        raise AFMattingError(f"ratio must be in (0, 1], got {ratio}.")
+    if not 0.0 < ratio <= 1.0 or not 0.0 < most <= 1.0:
+        raise AFMattingError(f"ratio and most must be in (0, 1], got {ratio} and {most}.")
     others = list(others)
     if not others:
         return False
     area = float(np.mean(ours, dtype=np.float64))
-    return area > 0 and max(float(np.mean(m, dtype=np.float64)) for m in others) < ratio * area
+    largest = max(float(np.mean(m, dtype=np.float64)) for m in others)
+    return area > 0 and largest < min(ratio * area, most)
 
 
 def prior_confidence(prior: np.ndarray) -> np.ndarray:

@@ -67,3 +67,13 @@ def test_others_missed_subject_compares_areas():
     assert not others_missed_subject(np.zeros_like(ours), [fragment])  # ours found nothing either
     with pytest.raises(AFMattingError, match="ratio"):
         others_missed_subject(ours, [fragment], ratio=0.0)
+
+
+def test_a_subject_others_found_is_never_overruled_by_ours_reaching_further():
+    """Ours takes nearly the whole frame (a product and the table it stands on); U²-Net-p finds the product, a
+    quarter of the frame: the ratio alone would call that a miss, the absolute bound does not."""
+    ours = np.full((10, 10), 0.95, np.float32)
+    product = np.zeros((10, 10), np.float32)
+    product[3:8, 3:8] = 1.0                                        # 25 % of the frame: a found subject
+    assert not others_missed_subject(ours, [product, np.zeros_like(ours)])
+    assert others_missed_subject(ours, [product, np.zeros_like(ours)], most=0.3)  # without the bound, a miss
