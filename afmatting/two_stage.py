@@ -11,8 +11,8 @@
    their holes filled, an unknown band around their outline (wide near soft structure, narrow along hard edges),
    and every uncertain pixel unknown;
 3. the trimap model mattes the image with that trimap (at a moderate size, ``second_stage_side``), blended with
-   the fused matte by how sure that matte is, and :func:`afmatting.refine.refine_alpha` refines the result on the image itself (no labels), holding it firmly
-   where the fused matte is sure. A mask that is already right and sure comes back unchanged; a trimap that is
+   the fused matte by how sure that matte is, and :func:`afmatting.refine.refine_alpha` refines the result on the
+   image itself (no labels), holding it firmly where the fused matte is sure. A mask that is already right and sure comes back unchanged; a trimap that is
    mostly unknown or disputed between the networks (nothing to anchor the solve: it would wash out to grey)
    returns our network's own matte instead.
 
@@ -45,10 +45,14 @@ DEFAULT_FIRST_STAGE_SIDE = 640
 DEFAULT_HARD_BAND_FRACTION = 0.005
 #: long side bound of the trimap model's input in the second stage: its matte is blended with the prior and refined
 #: at full size, so it only has to place the band's coarse transitions (whole-image SAD on the alphamatting photos:
-#: 25.32 at full size, 25.34 at 512, 25.35 at 384; about 3x less time; see docs/results.md)
+#: 25.32 at full size, 25.34 at 512, 25.35 at 384; second stage 4.3 s -> 2.6 s a photo there, on a loaded machine;
+#: see docs/results.md)
 DEFAULT_SECOND_STAGE_SIDE = 512
 #: the share of the two-stage path's time its first stage takes (for progress reports only)
 FIRST_STAGE_SHARE = 0.75
+#: how far (a fraction of the long side) a correction of the trimap may change the matte around the corrected pixels
+#: (:func:`keep_outside_edits`): twice the automatic trimap's wide band, so a stroke's effect fills the band around it
+EDIT_REACH = 0.04
 #: how much more firmly the refinement holds the prior where it is sure (see matte_from_prior)
 DEFAULT_PRIOR_PULL = 30.0
 #: an automatic trimap more unknown (or disputed) than this fraction of the image falls back (see matte_from_prior);
@@ -117,9 +121,7 @@ def two_stage_predict(
         raise AFMattingError("The two-stage path starts from a trimap-free model; this one needs a trimap.")
     if not trimap_model.trimap_input:
         raise AFMattingError("trimap_model must be a trimap-input model (the second stage mattes with the trimap).")
-    side = first_stage_side
-    if max_side is not None:
-        side = max_side if side is None else min(side, max_side)
+    side = _bounded(first_stage_side, max_side)
     free_model.eval()
     trimap_model.eval()
     image, _ = prepare_inputs(image, None, trimap_input=False)
@@ -172,6 +174,7 @@ def matte_from_prior(
     disputed: np.ndarray | None = None,
     fallback: np.ndarray | None = None,
     trimap: np.ndarray | None = None,
+    corrects: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> MattingResult:
     """The second stage alone: a rough subject matte or mask -> a refined matte.
 
@@ -199,6 +202,11 @@ def matte_from_prior(
         trimap: optional uint8 (H, W) {0, 128, 255} to use instead of the automatic one (the automatic trimap
             corrected by hand, say): the same second stage then reruns with it, so what the user did not touch stays
             as it was; no guard.
+        corrects: with ``trimap``, optional ``(alpha, its_trimap)`` of the result being corrected (float (H, W) in
+            [0, 1], uint8 (H, W)): farther than :data:`EDIT_REACH` from every pixel where ``trimap`` differs from
+            ``its_trimap``, that alpha is kept (:func:`keep_outside_edits`). Without it a correction of a result
+            the guard answered (our network's matte) would rerun the whole second stage and change pixels
+            everywhere.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W), ``.trimap`` the automatic trimap, and in ``.extra`` the prior
@@ -225,10 +233,7 @@ def matte_from_prior(
         alpha = apply_known_region(prior.copy(), trimap) if fallback is None else check_matte(fallback, "fallback")
         return _fallback_result(image, prior, trimap, alpha, "mostly unknown", timings)
     start = time.perf_counter()
-    side = second_stage_side
-    if max_side is not None:
-        side = max_side if side is None else min(side, max_side)
-    alpha = matte_once(trimap_model, image, trimap, side)
+    alpha = matte_once(trimap_model, image, trimap, _bounded(second_stage_side, max_side))
     confidence = prior_confidence(prior)
     # in the unknown region, alpha <- c * prior + (1 - c) * alpha, computed in place (full-size planes)
     blend = np.subtract(prior, alpha)
@@ -247,6 +252,8 @@ def matte_from_prior(
         del weight
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
         timings["refine_seconds"] = time.perf_counter() - start
+    if given and corrects is not None:
+        alpha = keep_outside_edits(alpha, *corrects, trimap)
     return MattingResult(image=image, alpha=alpha, trimap=trimap,
                          extra=dict(two_stage=True, prior=to_uint8(prior), **timings))
 
@@ -259,3 +266,44 @@ def _fallback_result(image: np.ndarray, prior: np.ndarray, trimap: np.ndarray, a
     return MattingResult(image=image, alpha=np.array(alpha, dtype=np.float32), trimap=trimap,
                          extra=dict(two_stage=True, mostly_unknown=reason == "mostly unknown", fallback=reason,
                                     prior=to_uint8(prior), **timings))
+
+
+def keep_outside_edits(new: np.ndarray, old: np.ndarray, old_trimap: np.ndarray, new_trimap: np.ndarray,
+                       reach: float = EDIT_REACH) -> np.ndarray:
+    """A corrected matte that changes only near the correction: ``new`` within ``reach * max(H, W)`` pixels of
+    every pixel where ``new_trimap`` differs from ``old_trimap``, ``old`` elsewhere.
+
+    Args:
+        new, old: float (H, W) in [0, 1], the mattes after and before the correction.
+        old_trimap, new_trimap: uint8 (H, W) {0, 128, 255}, the trimaps before and after.
+        reach: a fraction (>= 0) of the long side.
+
+    Returns:
+        float32 (H, W) in [0, 1]. The distance is computed in the changed pixels' bounding box grown by the reach, so
+        the memory is that of the edit, not of the photo.
+    """
+    new = np.asarray(new, dtype=np.float32)
+    old = np.asarray(old, dtype=np.float32)
+    if not (new.shape == old.shape == np.shape(old_trimap) == np.shape(new_trimap)):
+        raise AFMattingError(f"keep_outside_edits needs one size; got {new.shape}, {old.shape}, "
+                             f"{np.shape(old_trimap)} and {np.shape(new_trimap)}.")
+    changed = np.asarray(old_trimap) != np.asarray(new_trimap)
+    out = old.copy()
+    if not changed.any():
+        return out
+    from scipy import ndimage
+
+    radius = reach * max(new.shape)
+    pad = int(np.ceil(radius)) + 1
+    rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+    box = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad), slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
+    near = ndimage.distance_transform_edt(~changed[box]) <= radius
+    out[box][near] = new[box][near]
+    return out
+
+
+def _bounded(side: int | None, max_side: int | None) -> int | None:
+    """A network's long side: ``side`` (None: full size) never above ``max_side`` (None: no bound)."""
+    if max_side is None:
+        return side
+    return max_side if side is None else min(side, max_side)

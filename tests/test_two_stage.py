@@ -8,7 +8,14 @@ from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, DEFAULT_TRIMAP_MODEL, r
 from afmatting.errors import AFMattingError
 from afmatting.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 from afmatting.processing import to_uint8
-from afmatting.two_stage import DEFAULT_FIRST_STAGE_SIDE, matte_from_prior, matte_once, two_stage_predict
+from afmatting.two_stage import (
+    DEFAULT_FIRST_STAGE_SIDE,
+    EDIT_REACH,
+    keep_outside_edits,
+    matte_from_prior,
+    matte_once,
+    two_stage_predict,
+)
 
 from .conftest import shared_path
 
@@ -216,3 +223,36 @@ def test_the_two_stage_path_reports_progress_within_an_image(tiny_vit, tiny_cnn_
     fractions = [f for stage, f in seen if stage == "two_stage"]
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
     assert np.all(np.diff(fractions) > 0) and len([f for f in fractions if 0 < f < 1]) == 3
+
+
+def test_keep_outside_edits_changes_only_near_the_changed_pixels():
+    old, new = np.zeros((50, 80), np.float32), np.ones((50, 80), np.float32)
+    before = np.full((50, 80), UNKNOWN, np.uint8)
+    after = before.copy()
+    after[10, 20] = FOREGROUND
+    out = keep_outside_edits(new, old, before, after, reach=0.05)  # 4 px on an 80 px long side
+    yy, xx = np.mgrid[:50, :80]
+    near = np.hypot(yy - 10, xx - 20) <= 4
+    assert (out[near] == 1).all() and (out[~near] == 0).all()
+    assert np.array_equal(keep_outside_edits(new, old, before, before), old)  # nothing painted: nothing changes
+    with pytest.raises(AFMattingError, match="one size"):
+        keep_outside_edits(new, old[:10], before, after)
+
+
+def test_correcting_a_guarded_result_keeps_it_away_from_the_correction(tiny_cnn_trimap, photo):
+    """The guard answered with a fallback matte; a brush stroke reruns the second stage, which alone would change the
+    whole matte: with ``corrects``, only the stroke's neighbourhood changes."""
+    yy, xx = np.mgrid[:40, :56]
+    prior = np.clip(1.5 - np.hypot(yy - 20, xx - 28) / 8, 0, 1).astype(np.float32)
+    fallback = np.full(photo.shape[:2], 0.3, np.float32)
+    guarded = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, max_unknown=0.0, fallback=fallback)
+    assert guarded.extra["fallback"] == "mostly unknown"
+    corrected = guarded.trimap.copy()
+    corrected[:4, :4] = FOREGROUND
+    plain = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, trimap=corrected)
+    kept = matte_from_prior(photo, prior, trimap_model=tiny_cnn_trimap, trimap=corrected,
+                            corrects=(guarded.alpha, guarded.trimap))
+    far = np.hypot(yy - 2, xx - 2) > EDIT_REACH * 56 + 3
+    assert not np.allclose(plain.alpha[far], fallback[far])       # the rerun alone changes it far away
+    assert np.array_equal(kept.alpha[far], guarded.alpha[far])    # kept as it was
+    assert (kept.alpha[:4, :4] == 1).all()                        # and the stroke took

@@ -125,7 +125,7 @@ class MattingService:
 
     def matte(self, image_path, trimap=None, *, model_choice: str | None = AUTO,
               max_side: int | None | str = CONFIGURED, refine: bool = True, clicks=None, prior=None,
-              progress=None) -> MattingResult:
+              corrects=None, progress=None) -> MattingResult:
         """Matte one photo (a file path); ``trimap`` is a trimap file path or uint8 array, or None.
 
         ``clicks``: ``[(x, y, label), ...]`` on the photo: the subject they select (:mod:`afmatting.prompted`)
@@ -133,7 +133,9 @@ class MattingService:
 
         ``prior``: with a trimap that corrects an automatic (or clicked) result, that result's prior (uint8 (H, W),
         ``result.extra["prior"]``): the same second stage reruns with the corrected trimap
-        (:func:`afmatting.two_stage.matte_from_prior`), so only what was painted changes.
+        (:func:`afmatting.two_stage.matte_from_prior`), so only what was painted changes. ``corrects``: with it,
+        ``(alpha uint8 (H, W), trimap uint8 (H, W))`` of that result: the matte is kept as it was away from the
+        painted pixels (:func:`afmatting.two_stage.keep_outside_edits`).
 
         ``max_side``: as in :mod:`afmatting.processing`, or CONFIGURED for the app's configured resolution.
         ``refine``: ``predict``'s switch (with a trimap, the network's matte is refined; without one, the second
@@ -168,8 +170,11 @@ class MattingService:
 
             on_progress("two_stage", 0.0)
             trimap_array = trimap if isinstance(trimap, np.ndarray) else self.uploaded_trimap(trimap, image_path)
+            before = None
+            if corrects is not None and np.shape(corrects[0]) == img.shape[:2]:
+                before = (np.asarray(corrects[0], np.float32) / 255.0, corrects[1])
             result = matte_from_prior(img, np.asarray(prior, np.float32) / 255.0, trimap_model=matter.model,
-                                      max_side=max_side, refine=bool(refine), trimap=trimap_array)
+                                      max_side=max_side, refine=bool(refine), trimap=trimap_array, corrects=before)
             on_progress("two_stage", 1.0)
         else:
             result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine),

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import AFMattingError
 from ..io import image_size
+from ..processing import to_uint8
 from .collect import add_finetune_controls
 from .config import ASSETS_DIR, EXAMPLES, MAX_REQUEST_SIDE, DemoConfig
 from .inputs import BRUSH_COLOURS, parse_colour
@@ -80,14 +81,17 @@ class Handlers:
             # strokes over a Matte's own trimap: that matte's second stage reruns with them (only the painted part
             # changes); its prior rides along in the base
             prior = (base or {}).get("prior") if trimap is not None and (base or {}).get("source") == "matte" else None
+            corrects = ((base["alpha"], base_trimap) if prior is not None and base.get("alpha") is not None
+                        else None)  # that matte: kept away from the strokes
             result = service.matte(photo, trimap, model_choice=model_choice, max_side=max_side,
-                                   refine=bool(refine), clicks=clicks or None, prior=prior,
+                                   refine=bool(refine), clicks=clicks or None, prior=prior, corrects=corrects,
                                    progress=_stages(progress))
             paths = service.save(result, background)
         if trimap is None:  # a new automatic base for the brushes: the trimap this path built (or, for a network
             # alone, the automatic trimap of its matte)
             automatic = result.trimap if result.trimap is not None else trimap_from_matte(result.alpha)
-            editor, new_base = self._painter(photo, automatic, "matte", result.extra.get("prior"))
+            editor, new_base = self._painter(photo, automatic, "matte", result.extra.get("prior"),
+                                             to_uint8(result.alpha))
         else:
             editor, new_base = gr.skip(), gr.skip()
         composite = paths.get("composite")
@@ -148,9 +152,10 @@ class Handlers:
 
     # --- the photo and the trimap painter ---
 
-    def _painter(self, photo, trimap=None, source="matte", prior=None):
+    def _painter(self, photo, trimap=None, source="matte", prior=None, alpha=None):
         """The editor's new value (the photo tinted by ``trimap``, a brush sized to the photo) and the new base
-        (``{"trimap", "source"}``, and ``"prior"``: the second stage's prior of the Matte that made the trimap)."""
+        (``{"trimap", "source"}``, and ``"prior"`` / ``"alpha"``: the second stage's prior and the matte (uint8) of
+        the Matte that made the trimap)."""
         import gradio as gr
 
         if not photo:
@@ -167,6 +172,8 @@ class Handlers:
         base = None if trimap is None else {"trimap": trimap, "source": source}
         if base is not None and prior is not None:
             base["prior"] = prior
+            if alpha is not None:
+                base["alpha"] = alpha
         return editor, base
 
     def new_photo(self, photo):
@@ -213,7 +220,7 @@ class Handlers:
         """The painter's Undo-all: the strokes go, the base stays."""
         with user_errors(photo):
             editor, base = self._painter(photo, (base or {}).get("trimap"), (base or {}).get("source", "matte"),
-                                         (base or {}).get("prior"))
+                                         (base or {}).get("prior"), (base or {}).get("alpha"))
         return editor, base
 
 
