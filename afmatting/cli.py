@@ -390,8 +390,9 @@ def add_finetune_subcommand(subparsers) -> None:
     p.add_argument("--stage", choices=("second", "first", "both"), default=None,
                    help="which network of the two-stage default to tune when starting from the trimap-free model: "
                         "second (default: the trimap model that mattes the automatic trimap's band; it leaves the "
-                        "first stage's subject finding alone, and it is what improved held-out photos in "
-                        "docs/results.md), first (the trimap-free network that finds the subject), or both")
+                        "first stage's subject finding alone; in docs/results.md it is the one choice that did not "
+                        "make held-out photos worse, though it did not improve them either), first (the trimap-free "
+                        "network that finds the subject), or both")
     p.add_argument("--steps", type=int, default=None,
                    help="optimiser steps of batch 4 per tuned network (default: about 50 visits of each photo, "
                         "50-300 steps: 100 for 8 photos)")

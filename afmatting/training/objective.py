@@ -34,7 +34,7 @@ def compute_losses(args, batch: dict, alpha: torch.Tensor) -> dict[str, torch.Te
     return {"loss": loss, **terms}
 
 
-def starting_point(model) -> dict[str, torch.Tensor] | None:
+def starting_point(model) -> dict[str, torch.Tensor]:
     """Detached copies of ``model``'s trainable weights, the anchor of the L2-SP penalty (:func:`l2sp_penalty`)."""
     return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
 
