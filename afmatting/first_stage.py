@@ -16,7 +16,9 @@ Conventions: mattes float32 (H, W) in [0, 1], all of one size.
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
+from .colour_fit import colour_fit_error
 from .errors import AFMattingError
 
 
@@ -99,6 +101,63 @@ def others_missed_subject(ours: np.ndarray, others, ratio: float = MISSED_SUBJEC
     area = float(np.mean(ours, dtype=np.float64))
     largest = max(float(np.mean(m, dtype=np.float64)) for m in others)
     return area > 0 and largest < min(ratio * area, most)
+
+
+#: a single first-stage matte replaces the median when its colour-fit error is below this fraction of the median's;
+#: chosen on the composites set (0.6 -> 293, 0.7 and 0.8 -> 260, 1.0 -> 255 raw SAD; the strictest of the
+#: plateau), held out: alphamatting, AM-2K, P3M and hard-edged, where it changes one photo (docs/results.md)
+CHOICE_MARGIN = 0.7
+#: ... and when it covers at least this fraction of the median's area: on close-ups a salient-object network's
+#: fragment (a tenth of the subject) fits its few colours well; chosen on the crops set (0.3-0.7 alike)
+CHOICE_MIN_AREA = 0.5
+#: long side at which the colour fits are computed (a photo's colour histogram does not need more pixels)
+CHOICE_SIDE = 256
+
+
+def _downsized(plane: np.ndarray, side: int) -> np.ndarray:
+    """float32 (H, W) or (H, W, 3) in [0, 1] -> the same, bilinear, long side at most ``side``."""
+    h, w = plane.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if plane.ndim == 3:
+        pil = Image.fromarray((np.clip(plane, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+        return np.asarray(pil.resize(size, Image.BILINEAR), np.float32) / 255.0
+    small = Image.fromarray(np.asarray(plane, np.float32), mode="F").resize(size, Image.BILINEAR)
+    return np.clip(np.asarray(small, np.float32), 0.0, 1.0)
+
+
+def choose_first_stage(image: np.ndarray, mattes, margin: float = CHOICE_MARGIN,
+                       min_area: float = CHOICE_MIN_AREA, side: int = CHOICE_SIDE) -> int | None:
+    """Which first-stage matte to trust over the median, if any: the one whose colours explain it clearly better.
+
+    The median keeps what two networks agree on; when two of them take the same wrong region (a composite's
+    textured backdrop, a table under a product), it keeps it too. The one that got it right is then the one
+    whose foreground and background differ in colour (:func:`afmatting.colour_fit.colour_fit_error`): composites
+    356 -> 255 whole-image SAD, the other sets unchanged or better but the crops, 16.1 -> 16.3 (docs/results.md).
+
+    Args:
+        image: float32 (H, W, 3) RGB in [0, 1].
+        mattes: a sequence of float (H, W) in [0, 1] mattes of the image (fewer than three: None).
+        margin: a matte is chosen when its error is below ``margin`` times the median's, in (0, 1].
+        min_area: ... and its area at least ``min_area`` times the median's, in [0, 1].
+        side: long side of the downsized copies the errors are computed on.
+
+    Returns:
+        the index of the chosen matte in ``mattes``, or None for the median.
+    """
+    if not 0.0 < margin <= 1.0 or not 0.0 <= min_area <= 1.0:
+        raise AFMattingError(f"margin must be in (0, 1] and min_area in [0, 1]; got {margin} and {min_area}.")
+    mattes = list(mattes)
+    if len(mattes) < 3:
+        return None
+    small_image = _downsized(np.asarray(image, np.float32), side)
+    small = [_downsized(m, side) for m in mattes]
+    median = fuse_mattes(small)
+    median_area = float(median.mean())
+    errors = [colour_fit_error(small_image, m) if float(m.mean()) >= min_area * median_area else np.inf
+              for m in small]
+    best = int(np.argmin(errors))
+    return best if errors[best] < margin * colour_fit_error(small_image, median) else None
 
 
 def prior_confidence(prior: np.ndarray) -> np.ndarray:

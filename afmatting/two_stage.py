@@ -4,17 +4,19 @@
    subject, and it finds it better at 512-640 px than at full size, where its receptive field covers less of the
    scene); where onnxruntime is installed, it is fused (per-pixel median, :mod:`afmatting.first_stage`) with the
    mattes of two bundled networks that fail on other photos: MODNet (portrait matting, :mod:`afmatting.modnet`) and
-   U²-Net-p (salient objects, :mod:`afmatting.saliency`); when those two both find much less subject than ours
-   (a close-up: they outline a fragment or nothing, :func:`afmatting.first_stage.others_missed_subject`), the
-   answer is our network's matte;
+   U²-Net-p (salient objects, :mod:`afmatting.saliency`). When those two both find much less subject than ours (a
+   close-up: they outline a fragment or nothing, :func:`afmatting.first_stage.others_missed_subject`), the answer
+   is our network's matte; when one of the three is explained by the photo's colours clearly better than the
+   median (two networks took the same wrong region: :func:`afmatting.first_stage.choose_first_stage`), it is used
+   alone;
 2. :func:`afmatting.auto_trimap.auto_trimap` turns that matte into a trimap: the subject's connected regions with
    their holes filled, an unknown band around their outline (wide near soft structure, narrow along hard edges),
    and every uncertain pixel unknown;
 3. the trimap model mattes the image with that trimap (at a moderate size, ``second_stage_side``), blended with
    the fused matte by how sure that matte is, and :func:`afmatting.refine.refine_alpha` refines the result on the
-   image itself (no labels), holding it firmly where the fused matte is sure. A mask that is already right and sure comes back unchanged; a trimap that is
-   mostly unknown or disputed between the networks (nothing to anchor the solve: it would wash out to grey)
-   returns our network's own matte instead.
+   image itself (no labels), holding it firmly where the fused matte is sure. A mask that is already right and
+   sure comes back unchanged; a trimap that is mostly unknown or disputed between the networks (nothing to anchor
+   the solve: it would wash out to grey) returns our network's own matte instead.
 
 ``predict(model, image, trimap_model=...)`` runs this for trimap-free models (``two_stage=False`` keeps the single
 network, the fast option); the models arrive as arguments (:func:`afmatting.loading.load_matter` pairs the bundled
@@ -30,7 +32,8 @@ import numpy as np
 
 from .auto_trimap import auto_trimap, check_matte
 from .errors import AFMattingError
-from .first_stage import first_stage_disputed, fuse_mattes, others_missed_subject, prior_confidence
+from .first_stage import (choose_first_stage, first_stage_disputed, fuse_mattes, others_missed_subject,
+                          prior_confidence)
 from .modnet import bundled_modnet
 from .processing import apply_known_region, network_alphas, prepare_inputs, to_uint8
 from .refine import DEFAULT_PRIOR_WEIGHT, refine_alpha
@@ -115,7 +118,9 @@ def two_stage_predict(
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W) in [0, 1], ``.trimap`` the automatic trimap, and in ``.extra``
-        the fused first-stage matte (``prior``, uint8 (H, W) 0..255) and seconds per stage.
+        the fused first-stage matte (``prior``, uint8 (H, W) 0..255), seconds per stage and ``first_stage_choice``:
+        None when the prior is the median, else the index of the matte trusted alone
+        (:func:`afmatting.first_stage.choose_first_stage`; 0 ours, then the ``saliency`` networks in order).
     """
     if free_model.trimap_input:
         raise AFMattingError("The two-stage path starts from a trimap-free model; this one needs a trimap.")
@@ -143,8 +148,14 @@ def two_stage_predict(
         report(float(share))
     # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
     missed = others_missed_subject(first, mattes[1:])
-    matte = first if missed else fuse_mattes(mattes)
-    disputed = None if missed else first_stage_disputed(mattes)
+    # two networks can agree on the same wrong region; one whose colours explain it clearly better is trusted alone
+    choice = None if missed else choose_first_stage(image, mattes)
+    if missed:
+        matte, disputed = first, None
+    elif choice is not None:
+        matte, disputed = mattes[choice], None
+    else:
+        matte, disputed = fuse_mattes(mattes), first_stage_disputed(mattes)
     del mattes, mask  # full-size planes: a 24 MP photo's are 96 MB each
     timings["first_stage_seconds"] = time.perf_counter() - start
     if missed:
@@ -155,8 +166,8 @@ def two_stage_predict(
     # where the networks disagree over most of the image (close-ups: the salient-object networks still outline "an
     # object"), the guard answers with our matting network's own matte
     result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
-                              disputed=disputed, fallback=first)
-    result.extra.update(timings)
+                              disputed=disputed, fallback=first if choice is None else matte)
+    result.extra.update(timings, first_stage_choice=choice)
     return result
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from afmatting.errors import AFMattingError
-from afmatting.first_stage import fuse_mattes, others_missed_subject, prior_confidence
+from afmatting.first_stage import choose_first_stage, fuse_mattes, others_missed_subject, prior_confidence
 
 
 def test_median_keeps_what_two_of_three_agree_on(rng):
@@ -77,3 +77,34 @@ def test_a_subject_others_found_is_never_overruled_by_ours_reaching_further():
     product[3:8, 3:8] = 1.0                                        # 25 % of the frame: a found subject
     assert not others_missed_subject(ours, [product, np.zeros_like(ours)])
     assert others_missed_subject(ours, [product, np.zeros_like(ours)], most=0.3)  # without the bound, a miss
+
+
+def _disc_on_blue(rng):
+    """A red disc on a blue backdrop (noisy), and the disc's mask."""
+    yy, xx = np.mgrid[:90, :120]
+    disc = ((yy - 45) ** 2 + (xx - 40) ** 2 < 25 ** 2).astype(np.float32)
+    image = np.where(disc[..., None] > 0, [0.9, 0.1, 0.1], [0.1, 0.2, 0.8]) + rng.normal(0, 0.02, (90, 120, 3))
+    return np.clip(image, 0, 1).astype(np.float32), disc
+
+
+def test_choose_first_stage_trusts_the_matte_the_colours_explain_when_two_agree_on_a_wrong_region(rng):
+    image, disc = _disc_on_blue(rng)
+    wrong = disc.copy()
+    wrong[30:60, 80:110] = 1.0  # two networks also take a block of the backdrop
+    assert choose_first_stage(image, [wrong, disc, wrong.copy()]) == 1
+    assert choose_first_stage(image, [disc, disc.copy(), wrong]) is None  # the median is already right
+    assert choose_first_stage(image, [disc, wrong]) is None  # two mattes: nothing to outvote
+
+
+def test_choose_first_stage_never_picks_a_fragment(rng):
+    """On a close-up a salient-object network outlines a fragment whose few colours fit well: not chosen."""
+    image, disc = _disc_on_blue(rng)
+    wrong = disc.copy()
+    wrong[30:60, 80:110] = 1.0
+    fragment = np.zeros_like(disc)
+    fragment[40:50, 35:45] = 1.0  # a twentieth of the disc, with a colour of its own: its colours fit it exactly
+    image[40:50, 35:45] = [0.9, 0.9, 0.1]
+    assert choose_first_stage(image, [wrong, fragment, wrong.copy()]) is None
+    assert choose_first_stage(image, [wrong, fragment, wrong.copy()], min_area=0.0) == 1
+    with pytest.raises(AFMattingError, match="margin"):
+        choose_first_stage(image, [disc] * 3, margin=0.0)

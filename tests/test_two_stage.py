@@ -256,3 +256,27 @@ def test_correcting_a_guarded_result_keeps_it_away_from_the_correction(tiny_cnn_
     assert not np.allclose(plain.alpha[far], fallback[far])       # the rerun alone changes it far away
     assert np.array_equal(kept.alpha[far], guarded.alpha[far])    # kept as it was
     assert (kept.alpha[:4, :4] == 1).all()                        # and the stroke took
+
+
+def test_a_matte_the_colours_explain_replaces_a_median_two_networks_got_wrong(tiny_vit, tiny_cnn_trimap, rng,
+                                                                              monkeypatch):
+    """Ours and one other network take a block of the backdrop with the subject; the third network's matte, which
+    the photo's colours explain, becomes the prior instead of the median (afmatting.first_stage.choose_first_stage)."""
+    import afmatting.two_stage as two_stage
+
+    yy, xx = np.mgrid[:90, :120]
+    disc = ((yy - 45) ** 2 + (xx - 40) ** 2 < 25 ** 2).astype(np.float32)
+    image = np.where(disc[..., None] > 0, [0.9, 0.1, 0.1], [0.1, 0.2, 0.8]) + rng.normal(0, 0.02, (90, 120, 3))
+    image = np.clip(image, 0, 1).astype(np.float32)
+    wrong = disc.copy()
+    wrong[30:60, 80:110] = 1.0
+    network_pass = two_stage.matte_once
+    monkeypatch.setattr(two_stage, "matte_once", lambda model, im, trimap, side: wrong.copy() if trimap is None
+                        else network_pass(model, im, trimap, side))
+    result = two_stage_predict(tiny_vit, image, trimap_model=tiny_cnn_trimap,
+                               saliency=[lambda im: disc.copy(), lambda im: wrong.copy()])
+    assert result.extra["first_stage_choice"] == 1
+    assert np.array_equal(result.extra["prior"], to_uint8(disc))
+    agreeing = two_stage_predict(tiny_vit, image, trimap_model=tiny_cnn_trimap,
+                                 saliency=[lambda im: wrong.copy(), lambda im: disc.copy()])
+    assert agreeing.extra["first_stage_choice"] == 2
