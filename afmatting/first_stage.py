@@ -116,6 +116,9 @@ CHOICE_SIDE = 256
 
 def _downsized(plane: np.ndarray, side: int) -> np.ndarray:
     """float32 (H, W) or (H, W, 3) in [0, 1] -> the same, bilinear, long side at most ``side``."""
+    # every k-th pixel first (a view), so a 24 MP photo is never copied whole, then a bilinear resize
+    step = max(1, max(plane.shape[:2]) // (2 * side))
+    plane = plane[::step, ::step]
     h, w = plane.shape[:2]
     scale = min(1.0, side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
