@@ -43,6 +43,7 @@ def predict(
     box=None,
     progress: bool = False,
     on_progress=None,
+    keep_guesses: bool = False,
 ):
     """Matte one image, or a list of images in batches.
 
@@ -75,6 +76,9 @@ def predict(
             (automatic trimap, trimap model: ``model`` itself when it takes a trimap, else ``trimap_model``,
             refinement) finishes. One image only, without a trimap.
         box: ``(x0, y0, x1, y1)`` around the subject, in the image's pixels (with or without clicks).
+        keep_guesses: on the two-stage path, keep each first-stage network's matte in ``extra["guesses"]`` (see
+            :func:`afmatting.two_stage.two_stage_predict`; :func:`afmatting.two_stage.matte_from_guess` starts
+            the second stage from one of them).
         progress: show progress bars (images; adaptation steps).
         on_progress: optional callback ``on_progress(stage, fraction)``: ``stage`` one of :data:`STAGES`
             (``select``: the prompted path's segmenter),
@@ -123,7 +127,7 @@ def predict(
             check_trimap_kind(im, tr, trimap_input=False)
             # two_stage_predict reads the image itself: reading it here too would hold two full-size copies
             result = two_stage_predict(model, im, trimap_model=trimap_model, max_side=max_side, refine=refine,
-                                       saliency=saliency,
+                                       saliency=saliency, keep_guesses=keep_guesses,
                                        on_step=lambda f, k=k: report("two_stage", (k + f) / len(images)))
             result.name = name_of(im)
             results.append(result)

@@ -59,6 +59,9 @@ def modnet_output(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class MODNetMatter:
     """``matter(image float32 (H, W, 3) in [0, 1]) -> alpha float32 (H, W) in [0, 1]`` from a MODNet ONNX file."""
 
+    #: what a user is shown when picking a first-stage guess (the app)
+    label = "Portrait network (MODNet)"
+
     def __init__(self, onnx_path=BUNDLED_MODNET_MODEL, threads: int | None = None):
         self.session = open_onnx_session(onnx_path, "MODNet model", threads)
         self.input_name = self.session.get_inputs()[0].name

@@ -81,6 +81,9 @@ def open_onnx_session(onnx_path, what: str, threads: int | None = None):
 class SalientObjectSegmenter:
     """``segmenter(image float32 (H, W, 3) in [0, 1]) -> mask float32 (H, W) in [0, 1]`` from a U²-Net-p ONNX file."""
 
+    #: what a user is shown when picking a first-stage guess (the app)
+    label = "Object network (U²-Net-p)"
+
     def __init__(self, onnx_path, threads: int | None = None):
         self.session = open_onnx_session(onnx_path, "saliency model", threads)
         self.input_name = self.session.get_inputs()[0].name

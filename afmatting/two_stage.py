@@ -51,6 +51,8 @@ DEFAULT_HARD_BAND_FRACTION = 0.005
 #: 25.32 at full size, 25.34 at 512, 25.35 at 384; second stage 4.3 s -> 2.6 s a photo there, on a loaded machine;
 #: see docs/results.md)
 DEFAULT_SECOND_STAGE_SIDE = 512
+#: the label of our trimap-free network's matte among ``extra["guesses"]``
+OURS_LABEL = "Matting network (ours)"
 #: the share of the two-stage path's time its first stage takes (for progress reports only)
 FIRST_STAGE_SHARE = 0.75
 #: how far (a fraction of the long side) a correction of the trimap may change the matte around the corrected pixels
@@ -96,6 +98,7 @@ def two_stage_predict(
     refine: bool = True,
     saliency: bool | str | Callable[[np.ndarray], np.ndarray] | list | None = "auto",
     on_step: Callable[[float], None] | None = None,
+    keep_guesses: bool = False,
 ):
     """Matte one image without a trimap, in two stages (see the module doc).
 
@@ -115,6 +118,10 @@ def two_stage_predict(
             ``image float32 (H, W, 3) -> matte float32 (H, W) in [0, 1]``.
         on_step: optional ``on_step(fraction)``, called after each first-stage network and before the second stage
             with the rough fraction of the work done (in (0, 1), increasing), for a progress bar.
+        keep_guesses: keep each first-stage network's matte in ``extra["guesses"]``: ``{label: uint8 (H, W)}``, our
+            network first (``OURS_LABEL``), then each other network's ``label`` attribute (or "Network k"), so that
+            a user whose subject came out wrong can start the second stage from one of them
+            (:func:`matte_from_guess`; the app's "Start from another guess").
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W) in [0, 1], ``.trimap`` the automatic trimap, and in ``.extra``
@@ -146,6 +153,10 @@ def two_stage_predict(
                                  f"{first.shape}.")
         mattes.append(np.clip(mask, 0.0, 1.0, out=mask if mask.flags.writeable else None))
         report(float(share))
+    guesses = None
+    if keep_guesses:
+        labels = [OURS_LABEL] + [getattr(n, "label", None) or f"Network {k + 2}" for k, n in enumerate(networks)]
+        guesses = {label: to_uint8(m) for label, m in zip(labels, mattes)}
     # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
     missed = others_missed_subject(first, mattes[1:])
     # two networks can agree on the same wrong region; one whose colours explain it clearly better is trusted alone
@@ -162,13 +173,38 @@ def two_stage_predict(
         start = time.perf_counter()
         trimap = auto_trimap(first, hard_band_fraction=DEFAULT_HARD_BAND_FRACTION)
         timings["trimap_seconds"] = time.perf_counter() - start
-        return _fallback_result(image, first, trimap, first, "subject missed", timings)
+        result = _fallback_result(image, first, trimap, first, "subject missed", timings)
+        if guesses:
+            result.extra["guesses"] = guesses
+        return result
     # where the networks disagree over most of the image (close-ups: the salient-object networks still outline "an
     # object"), the guard answers with our matting network's own matte
     result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
                               disputed=disputed, fallback=first if choice is None else matte)
     result.extra.update(timings, first_stage_choice=choice)
+    if guesses:
+        result.extra["guesses"] = guesses
     return result
+
+
+def matte_from_guess(image, guess: np.ndarray, *, trimap_model, max_side: int | None = None,
+                     refine: bool = True) -> MattingResult:
+    """The second stage from one first-stage network's matte (``two_stage_predict(keep_guesses=True)``'s
+    ``extra["guesses"]``), for a photo whose automatic subject came out wrong while one network had it right.
+
+    Args:
+        image: anything :func:`afmatting.io.load_image` reads.
+        guess: uint8 (H, W) 0..255 or float (H, W) in [0, 1], the image's size.
+        trimap_model, max_side, refine: as in :func:`two_stage_predict`.
+
+    Returns:
+        :func:`matte_from_prior`'s result for that prior (the guard's answer, where it fires, is the guess itself).
+    """
+    image, _ = prepare_inputs(image, None, trimap_input=False)
+    guess = np.asarray(guess)
+    prior = guess.astype(np.float32) / 255.0 if guess.dtype == np.uint8 else guess.astype(np.float32, copy=False)
+    return matte_from_prior(image, prior, trimap_model=trimap_model, max_side=max_side, refine=refine,
+                            fallback=prior)
 
 
 def matte_from_prior(

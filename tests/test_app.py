@@ -715,3 +715,40 @@ def test_served_from_the_command_line(entry, model_dirs, files, tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_wrong_automatic_subject_is_fixed_by_starting_from_one_networks_guess():
+    """GT15: the networks' vote keeps part of the backdrop; one click on the portrait network's guess fixes it."""
+    pytest.importorskip("onnxruntime")
+    from afmatting.app.ui import AUTOMATIC
+    from afmatting.bundled import available_bundled_models
+    from afmatting.data import read_alpha
+
+    from .conftest import shared_path
+
+    if len(available_bundled_models()) < 2:
+        pytest.skip("the bundled models are not installed")
+    photo = str(shared_path("alphamatting", "image", "GT15.png"))
+    gt = read_alpha(shared_path("alphamatting", "alpha", "GT15.png")).astype(np.float32) / 255
+    service = MattingService(DemoConfig())
+    service.store.setup()
+    h = Handlers(service)
+    out = h.matte(photo, AUTO, None, None, None, "#fff", None, None, True, None)
+    radio, guesses = out[12], out[13]
+    assert radio["visible"] is True and radio["value"] == AUTOMATIC
+    assert radio["choices"] == [AUTOMATIC, "Matting network (ours)", "Portrait network (MODNet)",
+                                "Object network (U²-Net-p)"]
+    automatic = out[7]
+    assert guesses["automatic"] is automatic
+    picked = h.guess(photo, "Portrait network (MODNet)", guesses, None, "#fff", None, None, True)
+    result = picked[7]
+    np.testing.assert_array_equal(result.extra["prior"], guesses["mattes"]["Portrait network (MODNet)"])
+    sad = lambda r: float(np.abs(r.alpha - gt).sum() / 1000)  # noqa: E731
+    assert sad(result) < 0.6 * sad(automatic), (sad(result), sad(automatic))  # measured: 15.5 -> 5.2
+    assert picked[9]["prior"] is result.extra["prior"] and "portrait network's guess" in picked[11]
+    # the brushes now correct this result; the automatic answer comes back at once
+    back = h.guess(photo, AUTOMATIC, guesses, None, "#fff", None, None, True)
+    assert back[7] is automatic and "automatic subject" in back[11]
+    with pytest.raises(gr.Error, match="no guess called"):
+        h.guess(photo, "Some other network", guesses, None, "#fff", None, None, True)

@@ -11,7 +11,9 @@ from afmatting.processing import to_uint8
 from afmatting.two_stage import (
     DEFAULT_FIRST_STAGE_SIDE,
     EDIT_REACH,
+    OURS_LABEL,
     keep_outside_edits,
+    matte_from_guess,
     matte_from_prior,
     matte_once,
     two_stage_predict,
@@ -280,3 +282,21 @@ def test_a_matte_the_colours_explain_replaces_a_median_two_networks_got_wrong(ti
     agreeing = two_stage_predict(tiny_vit, image, trimap_model=tiny_cnn_trimap,
                                  saliency=[lambda im: wrong.copy(), lambda im: disc.copy()])
     assert agreeing.extra["first_stage_choice"] == 2
+
+
+def test_the_first_stage_guesses_are_kept_on_request_and_start_the_second_stage(tiny_vit, tiny_cnn_trimap, photo):
+    """A user whose automatic subject came out wrong starts the second stage from one network's matte instead."""
+    yy, xx = np.mgrid[:40, :56]
+    disc = ((yy - 20) ** 2 + (xx - 28) ** 2 < 12 ** 2).astype(np.float32)
+    left = np.zeros_like(disc)
+    left[:, :20] = 1.0
+    plain = two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, saliency=[lambda im: left.copy()])
+    assert "guesses" not in plain.extra  # not kept unless asked (full-size planes)
+    result = tiny_vit.predict(photo, trimap_model=tiny_cnn_trimap, keep_guesses=True,
+                              saliency=[lambda im: disc.copy(), lambda im: left.copy()])
+    guesses = result.extra["guesses"]
+    assert list(guesses) == [OURS_LABEL, "Network 2", "Network 3"]
+    assert np.array_equal(guesses["Network 2"], to_uint8(disc)) and guesses["Network 3"].dtype == np.uint8
+    again = matte_from_guess(photo, guesses["Network 2"], trimap_model=tiny_cnn_trimap)
+    assert np.array_equal(again.extra["prior"], to_uint8(disc)) and again.alpha.shape == disc.shape
+    assert np.abs(again.alpha - disc).mean() < 0.1  # a right, sure guess comes back (nearly) as it was

@@ -177,11 +177,38 @@ class MattingService:
                                       max_side=max_side, refine=bool(refine), trimap=trimap_array, corrects=before)
             on_progress("two_stage", 1.0)
         else:
+            # the automatic path keeps each first-stage network's matte: the user may start from one of them
             result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine),
-                                    on_progress=on_progress, clicks=clicks if selecting else None)
+                                    on_progress=on_progress, clicks=clicks if selecting else None,
+                                    keep_guesses=trimap is None and not selecting)
         progress(0.85 if refining or selecting or matter.trimap_model is not None else 0.7,
                  "Estimating the foreground colours")
         result.foreground  # noqa: B018  (computed once here, so the stage is reported; cached for the outputs)
+        progress(0.95, "Writing the results")
+        result.name = _stem(image_path)
+        return result
+
+    def matte_guess(self, image_path, guess, *, max_side: int | None | str = CONFIGURED, refine: bool = True,
+                    progress=None) -> MattingResult:
+        """The second stage of the automatic path from one first-stage network's matte (``guess``, uint8 (H, W),
+        one of an automatic result's ``extra["guesses"]``): for a photo whose automatic subject came out wrong.
+        The bundled trimap-free model's partner does the edges (:func:`afmatting.two_stage.matte_from_guess`)."""
+        from ..two_stage import matte_from_guess
+
+        progress = progress or _no_progress
+        progress(0.0, "Reading the photo")
+        img = self.read_photo(image_path)
+        if np.shape(guess) != img.shape[:2]:
+            raise AFMattingError("That guess belongs to another photo: press Matte again.")
+        matter = self.store.resolve(AUTO, has_trimap=False)
+        if matter.trimap_model is None:
+            raise AFMattingError("Starting from another guess needs the bundled trimap model, which is not "
+                                 "installed here.")
+        progress(0.1, "Matting the edges of that guess")
+        result = matte_from_guess(img, guess, trimap_model=matter.trimap_model, max_side=self._max_side(max_side),
+                                  refine=bool(refine))
+        progress(0.85, "Estimating the foreground colours")
+        result.foreground  # noqa: B018  (computed here, so the stage is reported)
         progress(0.95, "Writing the results")
         result.name = _stem(image_path)
         return result

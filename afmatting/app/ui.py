@@ -87,17 +87,31 @@ class Handlers:
                                    refine=bool(refine), clicks=clicks or None, prior=prior, corrects=corrects,
                                    progress=_stages(progress))
             paths = service.save(result, background)
-        if trimap is None:  # a new automatic base for the brushes: the trimap this path built (or, for a network
-            # alone, the automatic trimap of its matte)
-            automatic = result.trimap if result.trimap is not None else trimap_from_matte(result.alpha)
-            editor, new_base = self._painter(photo, automatic, "matte", result.extra.get("prior"),
-                                             to_uint8(result.alpha))
-        else:
-            editor, new_base = gr.skip(), gr.skip()
-        composite = paths.get("composite")
         how = ("your brush strokes" if trimap is not None and not np.array_equal(trimap, base_trimap) else
                "the uploaded trimap" if trimap is not None else
                f"your {len(clicks)} click{'s' if len(clicks) > 1 else ''}" if clicks else "automatic subject")
+        guesses = result.extra.get("guesses")
+        outputs = self._result_outputs(photo, result, paths, new_base=trimap is None, how=how,
+                                       guessed=bool(guesses))
+        if guesses:  # the automatic path: the user may start from one network's matte instead
+            return (*outputs, gr.update(choices=[AUTOMATIC, *guesses], value=AUTOMATIC, visible=True),
+                    {"automatic": result, "mattes": guesses})
+        if trimap is None:  # a new subject (clicks, or a model without guesses): the old guesses no longer apply
+            return (*outputs, gr.update(visible=False, value=None), None)
+        return (*outputs, gr.skip(), gr.skip())  # brush corrections: the guesses stay for this photo
+
+    def _result_outputs(self, photo, result, paths, *, new_base: bool, how: str, guessed: bool = False) -> tuple:
+        """(cut-out, before/after, alpha, composite, 3 downloads, result state, painter, its base, the painter's
+        accordion, status line) for a new result; ``new_base``: the result's trimap becomes the brushes' base (or,
+        for a network alone, the automatic trimap of its matte); ``guessed``: the photo has guesses to offer."""
+        import gradio as gr
+
+        if new_base:
+            automatic = result.trimap if result.trimap is not None else trimap_from_matte(result.alpha)
+            editor, base = self._painter(photo, automatic, "matte", result.extra.get("prior"), to_uint8(result.alpha))
+        else:
+            editor, base = gr.skip(), gr.skip()
+        composite = paths.get("composite")
         return (
             paths["cutout"],
             (photo, paths["cutout"]),
@@ -108,10 +122,34 @@ class Handlers:
             gr.update(value=composite, interactive=composite is not None),
             result,
             editor,
-            new_base,
+            base,
             gr.update(visible=True),
-            f"Done ({how}). Not right? Click the subject on the photo, or fix the edges with the brushes below.",
+            f"Done ({how}). Not right? " + ("Try another network's guess below, click" if guessed else "Click")
+            + " the subject on the photo, or fix the edges with the brushes.",
         )
+
+    def guess(self, photo, choice, guesses, background_kind, colour, bg_image, max_side, refine=True,
+              progress=None):
+        """A choice among the automatic result's first-stage guesses -> the same outputs as :meth:`matte` but the
+        last two: the second stage from that network's matte (AUTOMATIC: the automatic result again, at once)."""
+        import gradio as gr
+
+        if not guesses or not choice:
+            return (gr.skip(),) * 12
+        with user_errors(photo, bg_image):
+            background = _background(background_kind, colour, bg_image)
+            if choice == AUTOMATIC:
+                result = guesses["automatic"]
+            else:
+                if choice not in guesses["mattes"]:
+                    raise AFMattingError(f"There is no guess called '{choice}' for this photo: press Matte again.")
+                max_side = CONFIGURED if max_side is None else int(max_side)
+                result = self.service.matte_guess(photo, guesses["mattes"][choice], max_side=max_side,
+                                                  refine=bool(refine), progress=_stages(progress))
+            paths = self.service.save(result, background)
+        how = ("automatic subject" if choice == AUTOMATIC else
+               f"starting from the {choice.split(' (')[0].lower()}'s guess")
+        return self._result_outputs(photo, result, paths, new_base=True, how=how, guessed=True)
 
     def background(self, result, background_kind, colour, bg_image):
         """A new background choice: recomposite the last result without running the network again."""
@@ -226,6 +264,8 @@ class Handlers:
 
 #: the selection's click kinds
 SUBJECT, NOT_SUBJECT = "Subject", "Not the subject"
+#: the first choice among the automatic result's guesses: the automatic path's own answer
+AUTOMATIC = "Automatic (the networks' vote)"
 #: the background choices of the result's last tab
 BACKGROUND_KINDS = ("Colour", "Photo")
 
@@ -364,6 +404,7 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
         # shown only when something is wrong (no model installed); the models in use are named under Advanced
         status = gr.Markdown(store.status_markdown() if not store.any_model else "", elem_id="afm-status")
         result_state = gr.State(None, time_to_live=3600)
+        guesses_state = gr.State(None, time_to_live=3600)  # the automatic result and its first-stage guesses
         base_trimap = gr.State(None, time_to_live=3600)  # the trimap under the brush strokes, and where it came from
         clicks = gr.State([], time_to_live=3600)
         with gr.Row(equal_height=False, elem_id="afm-main"):
@@ -383,6 +424,9 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                     clicks_note = gr.Markdown(_clicks_note([]), elem_id="afm-clicks-note")
                 run = gr.Button("Matte", variant="primary", elem_id="afm-run")
                 status_line = gr.Markdown("", elem_id="afm-progress")
+                guess = gr.Radio([], value=None, visible=False, elem_id="afm-guess",
+                                 label="Wrong subject? Start from one network's guess",
+                                 info="Each network found a subject on its own; the automatic result is their vote.")
                 with gr.Accordion("Advanced", open=False, elem_id="afm-advanced"):
                     model_box = gr.Dropdown(
                         choices=store.choices(), value=AUTO, allow_custom_value=config.allow_custom_models,
@@ -470,6 +514,11 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
             return handlers.matte(photo, model_choice, editor_value, base, background_kind, colour, bg_image,
                                   max_side, refine, clicks, progress=progress)
 
+        def guess_ui(photo, choice, guesses, background_kind, colour, bg_image, max_side, refine,
+                     progress=gr.Progress()):
+            return handlers.guess(photo, choice, guesses, background_kind, colour, bg_image, max_side, refine,
+                                  progress=progress)
+
         def matte_api(image, trimap=None, refine=True, max_side=None, model=AUTO, background="",
                       progress=gr.Progress()):
             return handlers.api(image, trimap, refine, max_side, model, background, progress=progress)
@@ -486,10 +535,15 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
             matte_ui,
             [photo, model_box, editor, base_trimap, background_kind, colour, bg_image, max_side, refine, clicks],
             [cutout_out, slider, alpha_out, composite_out, dl_cutout, dl_alpha, dl_composite, result_state, editor,
-             base_trimap, painter_box, status_line],
+             base_trimap, painter_box, status_line, guess, guesses_state],
             api_name="matte_ui", api_visibility="private", concurrency_id="network",
             show_progress_on=[status_line],
         ).success(None, js=SCROLL_TO_RESULT)
+        guess.input(guess_ui, [photo, guess, guesses_state, background_kind, colour, bg_image, max_side, refine],
+                    [cutout_out, slider, alpha_out, composite_out, dl_cutout, dl_alpha, dl_composite, result_state,
+                     editor, base_trimap, painter_box, status_line],
+                    api_name="guess", api_visibility="private", concurrency_id="network",
+                    show_progress_on=[status_line])
         api_button.click(matte_api, [api_image, api_trimap, api_refine, api_max_side, api_model, api_background],
                          [api_alpha, api_cutout], api_name="matte", concurrency_id="network",
                          api_description="Matte a photo: (image, optional trimap, refine, max_side, model, "
@@ -515,6 +569,9 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
         gr.on([photo.upload, photo.clear], handlers.new_photo, photo,
               [photo, selection, select_box, clicks, clicks_note, editor, base_trimap, trimap_file, painter_box],
               api_name="photo_to_painter", api_visibility="private", concurrency_limit=4, show_progress="hidden")
+        # another photo (uploaded, cleared or an example): the last photo's guesses no longer apply
+        photo.change(lambda: (gr.update(visible=False, value=None), None), None, [guess, guesses_state],
+                     api_visibility="private", show_progress="hidden")
         if not store.any_model:
             demo.load(store.status_markdown, None, status, api_name="status", api_visibility="private")
     demo.queue(default_concurrency_limit=max(1, config.concurrency), max_size=32)
