@@ -144,6 +144,9 @@ def _matte_plan(args):
     inputs = list_images(args.inputs)
     if not inputs:
         raise AFMattingError(f"no images found in {args.inputs}")
+    if args.start_from and (_prompted(args) or args.trimap is not None or args.single_stage):
+        raise AFMattingError("--start-from picks a network of the automatic two-stage path: it cannot go with "
+                             "--click / --box, --trimap or --single-stage.")
     if _prompted(args) and (args.trimap is not None or len(inputs) > 1 or args.adapt):
         raise AFMattingError("--click / --box point at the subject of one image: give one image, without --trimap "
                              "or --adapt.")
@@ -194,7 +197,8 @@ def _matte_batch(model, batch, args, progress: bool) -> list:
         results = model.predict([path for path, _ in batch], trimap=trimaps, max_side=args.max_side,
                                 batch_size=len(batch), adapt_steps=args.adapt, refine=not args.no_refine,
                                 two_stage=False if args.single_stage else None,
-                                progress=progress and args.adapt > 0 and not args.quiet)
+                                progress=progress and args.adapt > 0 and not args.quiet,
+                                **({"start_from": args.start_from} if args.start_from else {}))
     except (AFMattingError, OSError) as e:
         if len(batch) == 1:
             return [(batch[0][0], e)]
@@ -291,6 +295,10 @@ def add_matte_subcommand(subparsers) -> None:
                    help="a click on the subject (repeatable; X,Y,0 marks what is not the subject): the bundled "
                         "MobileSAM selects it, the trimap model mattes its edges (afmatting[onnx])")
     p.add_argument("--box", type=box_argument, metavar="X0,Y0,X1,Y1", help="a box around the subject (pixels)")
+    p.add_argument("--start-from", choices=("ours", "modnet", "u2netp"), default=None,
+                   help="the bundled trimap-free path: start its second stage from one first-stage network's matte "
+                        "(ours, the portrait network MODNet, the object network U²-Net-p) instead of their vote, "
+                        "when the automatic subject is wrong: predict(start_from=...)")
     p.add_argument("--no-cutout", action="store_true", help="write only the alpha")
     p.add_argument("--save-trimap", action="store_true",
                    help="also write <stem>_trimap.png, the automatic trimap the trimap-free path used: fix it in any "

@@ -44,6 +44,7 @@ def predict(
     progress: bool = False,
     on_progress=None,
     keep_guesses: bool = False,
+    start_from: str | None = None,
 ):
     """Matte one image, or a list of images in batches.
 
@@ -79,6 +80,9 @@ def predict(
         keep_guesses: on the two-stage path, keep each first-stage network's matte in ``extra["guesses"]`` (see
             :func:`afmatting.two_stage.two_stage_predict`; :func:`afmatting.two_stage.matte_from_guess` starts
             the second stage from one of them).
+        start_from: on the two-stage path, one first-stage network's key ("ours", "modnet", "u2netp") whose matte
+            alone starts the second stage, instead of the networks' vote (see
+            :func:`afmatting.two_stage.two_stage_predict`).
         progress: show progress bars (images; adaptation steps).
         on_progress: optional callback ``on_progress(stage, fraction)``: ``stage`` one of :data:`STAGES`
             (``select``: the prompted path's segmenter),
@@ -115,6 +119,9 @@ def predict(
                              "pixels anchor the fit.")
     if two_stage is None:
         two_stage = trimap_model is not None and not model.trimap_input
+    if start_from is not None and not two_stage:
+        raise AFMattingError(f"start_from={start_from!r} picks a first-stage network of the two-stage path, which "
+                             f"this call does not run (a trimap-free model, no trimap, with its trimap model).")
     if two_stage:
         if model.trimap_input:
             raise AFMattingError("two_stage=True is for trimap-free models; this model takes a trimap.")
@@ -128,6 +135,7 @@ def predict(
             # two_stage_predict reads the image itself: reading it here too would hold two full-size copies
             result = two_stage_predict(model, im, trimap_model=trimap_model, max_side=max_side, refine=refine,
                                        saliency=saliency, keep_guesses=keep_guesses,
+                                       start_from=start_from,
                                        on_step=lambda f, k=k: report("two_stage", (k + f) / len(images)))
             result.name = name_of(im)
             results.append(result)

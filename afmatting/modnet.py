@@ -61,6 +61,8 @@ class MODNetMatter:
 
     #: what a user is shown when picking a first-stage guess (the app)
     label = "Portrait network (MODNet)"
+    #: its name in ``predict(start_from=...)`` / ``afmatting matte --start-from``
+    key = "modnet"
 
     def __init__(self, onnx_path=BUNDLED_MODNET_MODEL, threads: int | None = None):
         self.session = open_onnx_session(onnx_path, "MODNet model", threads)

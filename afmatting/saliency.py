@@ -83,6 +83,8 @@ class SalientObjectSegmenter:
 
     #: what a user is shown when picking a first-stage guess (the app)
     label = "Object network (U²-Net-p)"
+    #: its name in ``predict(start_from=...)`` / ``afmatting matte --start-from``
+    key = "u2netp"
 
     def __init__(self, onnx_path, threads: int | None = None):
         self.session = open_onnx_session(onnx_path, "saliency model", threads)

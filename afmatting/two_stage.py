@@ -53,6 +53,8 @@ DEFAULT_HARD_BAND_FRACTION = 0.005
 DEFAULT_SECOND_STAGE_SIDE = 512
 #: the label of our trimap-free network's matte among ``extra["guesses"]``
 OURS_LABEL = "Matting network (ours)"
+#: ... and its name in ``start_from``
+OURS_KEY = "ours"
 #: the share of the two-stage path's time its first stage takes (for progress reports only)
 FIRST_STAGE_SHARE = 0.75
 #: how far (a fraction of the long side) a correction of the trimap may change the matte around the corrected pixels
@@ -99,6 +101,7 @@ def two_stage_predict(
     saliency: bool | str | Callable[[np.ndarray], np.ndarray] | list | None = "auto",
     on_step: Callable[[float], None] | None = None,
     keep_guesses: bool = False,
+    start_from: str | None = None,
 ):
     """Matte one image without a trimap, in two stages (see the module doc).
 
@@ -122,6 +125,10 @@ def two_stage_predict(
             network first (``OURS_LABEL``), then each other network's ``label`` attribute (or "Network k"), so that
             a user whose subject came out wrong can start the second stage from one of them
             (:func:`matte_from_guess`; the app's "Start from another guess").
+        start_from: None (the vote, default) or one first-stage network's ``key`` (:data:`OURS_KEY` "ours", the
+            bundled "modnet" and "u2netp"; others "network2", ...): that network's matte alone is the prior (the
+            missed-subject rule and the colour choice are skipped). For a photo whose automatic subject is wrong
+            where one network had it right; ``afmatting matte --start-from``.
 
     Returns:
         a MattingResult with ``.alpha`` float32 (H, W) in [0, 1], ``.trimap`` the automatic trimap, and in ``.extra``
@@ -157,10 +164,17 @@ def two_stage_predict(
     if keep_guesses:
         labels = [OURS_LABEL] + [getattr(n, "label", None) or f"Network {k + 2}" for k, n in enumerate(networks)]
         guesses = {label: to_uint8(m) for label, m in zip(labels, mattes)}
-    # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
-    missed = others_missed_subject(first, mattes[1:])
-    # two networks can agree on the same wrong region; one whose colours explain it clearly better is trusted alone
-    choice = None if missed else choose_first_stage(image, mattes)
+    if start_from is not None:  # the user's choice of network: no vote
+        keys = [OURS_KEY] + [getattr(n, "key", None) or f"network{k + 2}" for k, n in enumerate(networks)]
+        if start_from not in keys:
+            raise AFMattingError(f"start_from={start_from!r} is not one of this run's first-stage networks: "
+                                 f"{', '.join(keys)}.")
+        missed, choice = False, keys.index(start_from)
+    else:
+        # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
+        missed = others_missed_subject(first, mattes[1:])
+        # two networks can agree on the same wrong region; one whose colours explain it better is trusted alone
+        choice = None if missed else choose_first_stage(image, mattes)
     if missed:
         matte, disputed = first, None
     elif choice is not None:

@@ -103,3 +103,30 @@ def test_bundled_trimap_free_default_is_two_stage_and_single_stage_switches_it_o
     assert np.array_equal(one, model.predict(str(cat), max_side=256, two_stage=False).alpha_image())
     assert np.array_equal(two, model.predict(str(cat), max_side=256).alpha_image())
     assert not np.array_equal(one, two)
+
+
+def test_start_from_one_network_of_the_bundled_path(tmp_path, model_dirs, rng, capsys):
+    """--start-from: the second stage starts from that network's matte (predict(start_from=...)); it is refused
+    where there is no automatic two-stage path to pick from."""
+    from pathlib import Path
+
+    from afmatting import load_matter
+    from afmatting.bundled import DEFAULT_TRIMAP_FREE_MODEL, resolve_bundled
+
+    photos = _photos(tmp_path / "in", rng, n=1)
+    assert main(["matte", str(photos), "--out", str(tmp_path / "o"), "--start-from", "modnet", "--trimap",
+                 str(photos)]) == 2
+    assert "--start-from picks a network" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["matte", str(photos), "--out", str(tmp_path / "o2"), "--start-from", "isnet"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    pytest.importorskip("onnxruntime")
+    if resolve_bundled(DEFAULT_TRIMAP_FREE_MODEL) is None:
+        pytest.skip("bundled models not installed")
+    cat = Path(__file__).resolve().parents[1] / "afmatting" / "assets" / "cat.jpg"
+    assert main(["matte", str(cat), "--out", str(tmp_path / "m"), "--max-side", "256", "--start-from", "modnet",
+                 "--quiet"]) == 0
+    model = load_matter(DEFAULT_TRIMAP_FREE_MODEL)
+    expected = model.predict(str(cat), max_side=256, start_from="modnet")
+    assert expected.extra["first_stage_choice"] == 1
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "m" / "cat_alpha.png")), expected.alpha_image())

@@ -300,3 +300,18 @@ def test_the_first_stage_guesses_are_kept_on_request_and_start_the_second_stage(
     again = matte_from_guess(photo, guesses["Network 2"], trimap_model=tiny_cnn_trimap)
     assert np.array_equal(again.extra["prior"], to_uint8(disc)) and again.alpha.shape == disc.shape
     assert np.abs(again.alpha - disc).mean() < 0.1  # a right, sure guess comes back (nearly) as it was
+
+
+def test_start_from_one_network_skips_the_vote(tiny_vit, tiny_cnn_trimap, photo):
+    yy, xx = np.mgrid[:40, :56]
+    disc = ((yy - 20) ** 2 + (xx - 28) ** 2 < 12 ** 2).astype(np.float32)
+    left = np.zeros_like(disc)
+    left[:, :20] = 1.0
+    networks = [lambda im: disc.copy(), lambda im: left.copy()]
+    result = two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, saliency=networks,
+                               start_from="network2")
+    assert result.extra["first_stage_choice"] == 1 and np.array_equal(result.extra["prior"], to_uint8(disc))
+    with pytest.raises(AFMattingError, match="ours, network2, network3"):
+        two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, saliency=networks, start_from="modnet")
+    with pytest.raises(AFMattingError, match="two-stage path"):
+        tiny_vit.predict(photo, start_from="ours")  # no trimap model: the network alone, nothing to pick from
