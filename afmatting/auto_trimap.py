@@ -115,6 +115,7 @@ def auto_trimap(
     band_fraction: float = DEFAULT_BAND_FRACTION,
     hard_band_fraction: float | None = None,
     keep_fraction: float = DEFAULT_KEEP_FRACTION,
+    keep_holes: bool = False,
 ) -> np.ndarray:
     """A trimap from a trimap-free matte (the algorithm in the module doc).
 
@@ -126,6 +127,9 @@ def auto_trimap(
         hard_band_fraction: half-width of the band along the rest of the outline (hard, confident edges), same unit;
             None: ``band_fraction`` everywhere (one band, no softness test).
         keep_fraction: other regions are kept when their area is at least this fraction of the largest one's.
+        keep_holes: leave the subject's holes as they are (step 1 fills them): for a promptable segmenter's mask,
+            whose holes are real (the gap between two dolls, between an arm and a body), unlike a trimap-free
+            network's, which are patches of the subject it missed.
 
     Returns:
         uint8 (H, W) with values {0, 128, 255}; 128 wherever ``low < matte < high``.
@@ -135,7 +139,9 @@ def auto_trimap(
         raise AFMattingError(f"need 0 <= low < 0.5 <= high <= 1, got low={low}, high={high}.")
     if band_fraction < 0 or (hard_band_fraction is not None and hard_band_fraction < 0):
         raise AFMattingError(f"band fractions must be >= 0, got {band_fraction} and {hard_band_fraction}.")
-    subject = fill_holes(select_subject(values >= 0.5, keep_fraction))
+    subject = select_subject(values >= 0.5, keep_fraction)
+    if not keep_holes:
+        subject = fill_holes(subject)
     long_side = max(values.shape)
     trimap = band_trimap(subject, band_fraction * long_side)
     if hard_band_fraction is not None and hard_band_fraction < band_fraction:

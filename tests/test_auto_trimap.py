@@ -83,6 +83,14 @@ def test_holes_are_filled_but_bays_open_to_the_border_are_not():
     assert (trimap[30:50, 70:80] == BACKGROUND).all()
 
 
+def test_keep_holes_leaves_a_promptable_masks_holes_open():
+    matte = np.zeros((80, 80), np.float32)
+    matte[10:70, 10:70] = 1.0
+    matte[30:50, 30:50] = 0.0  # the gap between two dolls, in a segmenter's mask: real background
+    trimap = auto_trimap(matte, band_fraction=0.0, keep_holes=True)
+    assert (trimap[30:50, 30:50] == BACKGROUND).all() and (trimap[12:28, 12:68] == FOREGROUND).all()
+
+
 def test_an_uncertain_hole_stays_unknown():
     matte = np.zeros((60, 60), np.float32)
     matte[5:55, 5:55] = 1.0

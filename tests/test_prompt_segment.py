@@ -181,7 +181,8 @@ def test_gt04_box_around_both_dolls(segmenter, trimap_model):
     result = predict(trimap_model, photo, box=(120, 0, 740, 562))
     mask_sad = np.abs((result.extra["prompt_mask"] > 0.5) - gt).sum() / 1000
     matte_sad = np.abs(result.alpha - gt).sum() / 1000
-    assert matte_sad < mask_sad and matte_sad < 23  # automatic anchors: 43-73; this path: 21.7 (target 20)
+    # automatic anchors: 43-73; this path: 17.7 (the target: 20), 21.8 when the mask's holes were filled
+    assert matte_sad < mask_sad and matte_sad <= 20
 
 
 def test_mask_choice_whole_object_for_one_click_best_iou_otherwise():
