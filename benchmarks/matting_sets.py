@@ -15,10 +15,12 @@ composites    9      alphamatting subjects (colours from :func:`afmatting.foregr
                      real alpha) composited over AM-2K / P3M photos at 1920 px long side (real ground truth,
                      composited)
 hard-edged    9      near-binary subjects: the real alpha thresholded at 0.5, anti-aliased by 2x supersampling,
-                     the subject's own colours over a textured AM-2K / P3M photo (the product-photo case)
+                     the subject's own colours over a textured AM-2K / P3M photo (a product in a busy scene)
+studio        9      the same near-binary subjects over a plain light backdrop (a vertical grey gradient, three
+                     tones) with a soft drop shadow (the e-commerce product photo)
 ============  =====  ===========================================================================================
 
-The last three are derived from the alphamatting photos, so they are not independent of it; am2k and p3m are the
+The last four are derived from the alphamatting photos, so they are not independent of it; am2k and p3m are the
 independent ones, and the bundled networks were trained on AM-2K / P3M images (see docs/results.md).
 """
 
@@ -34,7 +36,7 @@ from afmatting.io import load_image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = PROJECT_ROOT.parent / "shared" / "data"
-SET_NAMES = ("alphamatting", "am2k", "p3m", "crops", "composites", "hard-edged")
+SET_NAMES = ("alphamatting", "am2k", "p3m", "crops", "composites", "hard-edged", "studio")
 CROP_SIDE = 320
 COMPOSITE_SIDE = 1920
 #: the alphamatting photos used as subjects of the composite sets (their subjects differ in kind: hair, fur,
@@ -141,6 +143,34 @@ def hard_edged(alphamatting: list, backgrounds: list) -> list:
     return out
 
 
+#: the studio set's backdrop tones (top of the gradient), taken in turn
+STUDIO_TONES = (0.96, 0.9, 0.82)
+
+
+def studio(alphamatting: list) -> list:
+    """The hard-edged subjects over plain light backdrops with a soft drop shadow (module doc)."""
+    from scipy import ndimage
+
+    by_name = {name: (image, alpha) for name, image, alpha in alphamatting}
+    out = []
+    for k, name in enumerate(HARD_EDGED_SUBJECTS):
+        image, alpha = by_name[name]
+        h, w = alpha.shape
+        big = (2 * h, 2 * w)
+        binary = (_resize(alpha.astype(np.float32), big) >= 127.5).astype(np.float32)
+        fall = np.linspace(0.0, 1.0, big[0], dtype=np.float32)[:, None, None]
+        backdrop = np.broadcast_to(STUDIO_TONES[k % len(STUDIO_TONES)] - 0.08 * fall, (*big, 3))
+        # the subject's silhouette, shifted down and right and blurred: a soft shadow on the backdrop
+        shadow = ndimage.gaussian_filter(np.roll(binary, (big[0] // 60, big[1] // 40), axis=(0, 1)), big[0] / 50)
+        backdrop = backdrop * (1.0 - 0.35 * shadow[..., None])
+        comp = binary[..., None] * _resize(image, big) + (1 - binary[..., None]) * backdrop
+        comp_small = _resize(comp, (h, w), Image.BOX)
+        alpha_small = _resize(binary, (h, w), Image.BOX)
+        out.append((f"{name}-studio", np.clip(comp_small, 0, 1).astype(np.float32),
+                    np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)))
+    return out
+
+
 def load_sets(names=SET_NAMES, shared=DEFAULT_SHARED, limit: int | None = None) -> dict:
     """``{set name: [(name, image, alpha uint8), ...]}`` for the named sets whose sources exist under ``shared``
     (sets whose folders are absent are left out); ``limit`` keeps the first N of each."""
@@ -153,9 +183,11 @@ def load_sets(names=SET_NAMES, shared=DEFAULT_SHARED, limit: int | None = None) 
                "p3m": lambda: _paired(shared / "p3m-samples", "image", "alpha-pseudo"),
                "crops": lambda: crops(am),
                "composites": lambda: composites(am, _backgrounds(shared)),
-               "hard-edged": lambda: hard_edged(am, _backgrounds(shared))}
+               "hard-edged": lambda: hard_edged(am, _backgrounds(shared)),
+               "studio": lambda: studio(am)}
     needs = {"alphamatting": "alphamatting/image", "am2k": "am2k-samples/image", "p3m": "p3m-samples/image",
-             "crops": "alphamatting/image", "composites": "am2k-samples/image", "hard-edged": "am2k-samples/image"}
+             "crops": "alphamatting/image", "composites": "am2k-samples/image", "hard-edged": "am2k-samples/image",
+             "studio": "alphamatting/image"}
     for name in names:
         if name not in sources:
             raise ValueError(f"unknown set '{name}'; known: {', '.join(SET_NAMES)}")

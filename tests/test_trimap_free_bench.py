@@ -68,3 +68,7 @@ def test_visible_sets_are_made_the_same_way_every_time():
     assert soft < 0.02  # near-binary: only the anti-aliased outline is fractional
     again = load_sets(["hard-edged"], shared, limit=1)["hard-edged"][0]
     assert np.array_equal(again[1], hard) and np.array_equal(again[2], hard_alpha)
+    (_, studio, studio_alpha), = load_sets(["studio"], shared, limit=1)["studio"]
+    assert np.array_equal(studio_alpha, hard_alpha)  # the same subject and alpha, on a plain backdrop
+    backdrop = studio[studio_alpha == 0]
+    assert backdrop.min() > 0.4 and backdrop.std(axis=0).max() < 0.1  # light and plain (a gradient, a shadow)
