@@ -197,8 +197,7 @@ def _matte_batch(model, batch, args, progress: bool) -> list:
         results = model.predict([path for path, _ in batch], trimap=trimaps, max_side=args.max_side,
                                 batch_size=len(batch), adapt_steps=args.adapt, refine=not args.no_refine,
                                 two_stage=False if args.single_stage else None,
-                                progress=progress and args.adapt > 0 and not args.quiet,
-                                **({"start_from": args.start_from} if args.start_from else {}))
+                                progress=progress and args.adapt > 0 and not args.quiet, start_from=args.start_from)
     except (AFMattingError, OSError) as e:
         if len(batch) == 1:
             return [(batch[0][0], e)]

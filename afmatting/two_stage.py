@@ -188,14 +188,12 @@ def two_stage_predict(
         trimap = auto_trimap(first, hard_band_fraction=DEFAULT_HARD_BAND_FRACTION)
         timings["trimap_seconds"] = time.perf_counter() - start
         result = _fallback_result(image, first, trimap, first, "subject missed", timings)
-        if guesses:
-            result.extra["guesses"] = guesses
-        return result
-    # where the networks disagree over most of the image (close-ups: the salient-object networks still outline "an
-    # object"), the guard answers with our matting network's own matte
-    result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
-                              disputed=disputed, fallback=first if choice is None else matte)
-    result.extra.update(timings, first_stage_choice=choice)
+    else:
+        # where the networks disagree over most of the image (close-ups: the salient-object networks still outline
+        # "an object"), the guard answers with our matting network's own matte
+        result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
+                                  disputed=disputed, fallback=first if choice is None else matte)
+        result.extra.update(timings, first_stage_choice=choice)
     if guesses:
         result.extra["guesses"] = guesses
     return result

@@ -126,49 +126,49 @@ def composites(alphamatting: list, backgrounds: list) -> list:
     return out
 
 
-def hard_edged(alphamatting: list, backgrounds: list) -> list:
-    """Near-binary subjects over textured photos (module doc)."""
+def _near_binary_composites(alphamatting: list, suffix: str, backdrop) -> list:
+    """The ``HARD_EDGED_SUBJECTS`` made near-binary: the real alpha thresholded at 0.5 at twice the size, the subject's
+    own colours over ``backdrop(k, binary)`` (float32 (2h, 2w, 3) for the k-th subject and its binary alpha at twice
+    the size), box-downsampled back (anti-aliased outline). -> ``[(name-suffix, image, alpha uint8), ...]``."""
     by_name = {name: (image, alpha) for name, image, alpha in alphamatting}
     out = []
     for k, name in enumerate(HARD_EDGED_SUBJECTS):
         image, alpha = by_name[name]
         h, w = alpha.shape
-        big = (2 * h, 2 * w)
-        binary = (_resize(alpha.astype(np.float32), big) >= 127.5).astype(np.float32)
-        bg = _cover(backgrounds[(3 * k + 1) % len(backgrounds)], big)
-        comp = binary[..., None] * _resize(image, big) + (1 - binary[..., None]) * bg
+        binary = (_resize(alpha.astype(np.float32), (2 * h, 2 * w)) >= 127.5).astype(np.float32)
+        comp = binary[..., None] * _resize(image, binary.shape) + (1 - binary[..., None]) * backdrop(k, binary)
         comp_small = _resize(comp, (h, w), Image.BOX)
         alpha_small = _resize(binary, (h, w), Image.BOX)
-        out.append((f"{name}-hard", np.clip(comp_small, 0, 1), np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)))
+        out.append((f"{name}-{suffix}", np.clip(comp_small, 0, 1).astype(np.float32),
+                    np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)))
     return out
+
+
+def hard_edged(alphamatting: list, backgrounds: list) -> list:
+    """Near-binary subjects over textured photos (module doc)."""
+    return _near_binary_composites(
+        alphamatting, "hard", lambda k, binary: _cover(backgrounds[(3 * k + 1) % len(backgrounds)], binary.shape))
 
 
 #: the studio set's backdrop tones (top of the gradient), taken in turn
 STUDIO_TONES = (0.96, 0.9, 0.82)
 
 
-def studio(alphamatting: list) -> list:
-    """The hard-edged subjects over plain light backdrops with a soft drop shadow (module doc)."""
+def _studio_backdrop(k: int, binary: np.ndarray) -> np.ndarray:
+    """A plain light backdrop (a vertical grey gradient, the k-th tone) with the subject's soft drop shadow."""
     from scipy import ndimage
 
-    by_name = {name: (image, alpha) for name, image, alpha in alphamatting}
-    out = []
-    for k, name in enumerate(HARD_EDGED_SUBJECTS):
-        image, alpha = by_name[name]
-        h, w = alpha.shape
-        big = (2 * h, 2 * w)
-        binary = (_resize(alpha.astype(np.float32), big) >= 127.5).astype(np.float32)
-        fall = np.linspace(0.0, 1.0, big[0], dtype=np.float32)[:, None, None]
-        backdrop = np.broadcast_to(STUDIO_TONES[k % len(STUDIO_TONES)] - 0.08 * fall, (*big, 3))
-        # the subject's silhouette, shifted down and right and blurred: a soft shadow on the backdrop
-        shadow = ndimage.gaussian_filter(np.roll(binary, (big[0] // 60, big[1] // 40), axis=(0, 1)), big[0] / 50)
-        backdrop = backdrop * (1.0 - 0.35 * shadow[..., None])
-        comp = binary[..., None] * _resize(image, big) + (1 - binary[..., None]) * backdrop
-        comp_small = _resize(comp, (h, w), Image.BOX)
-        alpha_small = _resize(binary, (h, w), Image.BOX)
-        out.append((f"{name}-studio", np.clip(comp_small, 0, 1).astype(np.float32),
-                    np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)))
-    return out
+    size = binary.shape
+    fall = np.linspace(0.0, 1.0, size[0], dtype=np.float32)[:, None, None]
+    backdrop = np.broadcast_to(STUDIO_TONES[k % len(STUDIO_TONES)] - 0.08 * fall, (*size, 3))
+    # the subject's silhouette, shifted down and right and blurred: a soft shadow on the backdrop
+    shadow = ndimage.gaussian_filter(np.roll(binary, (size[0] // 60, size[1] // 40), axis=(0, 1)), size[0] / 50)
+    return backdrop * (1.0 - 0.35 * shadow[..., None])
+
+
+def studio(alphamatting: list) -> list:
+    """The hard-edged subjects over plain light backdrops with a soft drop shadow (module doc)."""
+    return _near_binary_composites(alphamatting, "studio", _studio_backdrop)
 
 
 def load_sets(names=SET_NAMES, shared=DEFAULT_SHARED, limit: int | None = None) -> dict:

@@ -72,3 +72,11 @@ def test_visible_sets_are_made_the_same_way_every_time():
     assert np.array_equal(studio_alpha, hard_alpha)  # the same subject and alpha, on a plain backdrop
     backdrop = studio[studio_alpha == 0]
     assert backdrop.min() > 0.4 and backdrop.std(axis=0).max() < 0.1  # light and plain (a gradient, a shadow)
+
+
+def test_the_guesses_benchmark_summary():
+    """benchmarks/guesses.py: per photo the best of the automatic result and the guesses, and who gains > 20 %."""
+    from benchmarks.guesses import summary
+
+    rows = [{"automatic": 10.0, "ours": 12.0, "modnet": 4.0}, {"automatic": 5.0, "ours": 4.5, "modnet": 9.0}]
+    assert summary(rows) == {"photos": 2, "automatic": 7.5, "best_of_guesses": 4.25, "improved_20pct": 1}
