@@ -52,6 +52,8 @@ RECIPE = {
     "learning_rate": 2.0e-4,  # a fifth of the from-scratch CPU recipe's 1e-3: the weights are already good
     "backbone_lr_scale": 0.3,
     "weight_decay": 0.01,
+    # batch-norm statistics stay the start's: four band crops a batch are not the whole photos they came from
+    "freeze_norm_stats": True,
     "lr_schedule": "cosine",
     "warmup_steps": 20,
     "num_workers": 0,  # tiny datasets: worker start-up would cost more than it saves
@@ -117,6 +119,8 @@ class FinetuneReport:
     val_names: list[str]
     runs: list[NetworkRun]
     notes: list[str] = field(default_factory=list)
+    #: the training keys used: :data:`RECIPE` with the run's overrides
+    recipe: dict = field(default_factory=lambda: dict(RECIPE))
 
     @property
     def steps(self) -> int:
@@ -462,7 +466,8 @@ def finetune(
 
         load_model(base).save_pretrained(out)
     report = FinetuneReport(out=out, base=base, train_names=[s.name for s in train_samples],
-                            val_names=[s.name for s in held], runs=runs, notes=skipped)
+                            val_names=[s.name for s in held], runs=runs, notes=skipped,
+                            recipe={**RECIPE, **dict(overrides or {})})
     finish_folder(report, stage)
     if push_to_hub:
         push_folder(out, push_to_hub)
@@ -589,7 +594,7 @@ def finish_folder(report: FinetuneReport, stage: str) -> None:
                       "folder": "." if r.folder == out else r.folder.relative_to(out).as_posix(),
                       "steps": r.steps, "seconds": r.seconds, "train_side": r.side, "before": r.before,
                       "after": r.after, "chosen_step": r.chosen_step} for r in report.runs],
-        "recipe": dict(RECIPE),
+        "recipe": report.recipe,
     }
     if second is not None:
         record["trimap_model"] = TRIMAP_MODEL_FOLDER
@@ -606,13 +611,14 @@ def card_training_text(report: FinetuneReport) -> str:
     tuned = "; ".join(f"{STAGE_LABELS[r.stage]} from `{r.base}` (photos scaled to {r.side} px long side)"
                       if r.stage != "network" else f"`{r.base}` (photos scaled to {r.side} px long side)"
                       for r in report.runs)
-    recipe = RECIPE
+    recipe = report.recipe
     text = (f"Fine-tuned from `{report.base}` with `afmatting finetune` on {len(report.train_names)} photos "
             f"({names}{more}) with trimaps only (no alpha labels were used); tuned: {tuned}. Loss known + {recipe['ddc_weight']:g} x DDC "
             f"(K = {recipe['kernel_size']}), {report.steps} steps of batch {recipe['batch_size']} on "
             f"{recipe['crop_size']} px crops centred on the trimaps' unknown band, learning rate "
-            f"{recipe['learning_rate']:g} (warm-up {recipe['warmup_steps']} steps, cosine), {report.seconds:.0f} s "
-            f"in all.")
+            f"{recipe['learning_rate']:g} (warm-up {recipe['warmup_steps']} steps, cosine)"
+            + (", batch-norm statistics kept from the start" if recipe.get("freeze_norm_stats") else "")
+            + f", {report.seconds:.0f} s in all.")
     if any(r.stage in ("first", "second") for r in report.runs):
         second = any(r.stage == "second" for r in report.runs)
         text += ("\n\n`afmatting matte --model THIS_FOLDER` and `afmatting.load_matter(THIS_FOLDER).predict(photo)` "

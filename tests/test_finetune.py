@@ -184,6 +184,29 @@ def test_l2sp_keeps_the_tuned_weights_nearer_the_start(tmp_path, tiny_base):
     assert 0 < pulled < 0.5 * free
 
 
+def test_batch_norm_statistics_stay_the_starts_while_the_weights_learn(tmp_path, tiny_base):
+    """The recipe keeps every batch-norm layer's running mean and variance from the start (a batch of four band
+    crops is not the whole photos they came from; replacing them broke held-out photos); the layers' scale and shift,
+    and every other weight, still learn. ``freeze_norm_stats=False`` lets the statistics move, as training from
+    scratch does. finetune.json records the recipe actually used, overrides included."""
+    images, trimaps = write_photos(tmp_path)
+    start = load_file(str(tiny_base / "model.safetensors"))
+    statistics = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    assert statistics
+
+    def tuned(freeze: bool) -> dict:
+        out = tmp_path / f"tuned-{freeze}"
+        finetune(images, trimaps, out, base=str(tiny_base), steps=3, log=lambda *_: None,
+                 overrides={**FAST, "freeze_norm_stats": freeze})
+        assert json.loads((out / FINETUNE_RECORD).read_text())["recipe"]["freeze_norm_stats"] is freeze
+        return load_file(str(out / "model.safetensors"))
+
+    frozen = tuned(True)
+    assert all(torch.equal(frozen[k], start[k]) for k in statistics)
+    assert any(not torch.equal(frozen[k], start[k]) for k in start if k not in statistics and "num_batches" not in k)
+    assert any(not torch.equal(tuned(False)[k], start[k]) for k in statistics)
+
+
 def test_a_tuned_second_stage_saved_with_the_model_is_its_partner(tmp_path):
     """A finetune.json naming a ``trimap-model`` subfolder pairs the network with that model, in load_matter and in
     the app's model store; a name that leaves the folder is refused."""

@@ -315,3 +315,32 @@ def test_start_from_one_network_skips_the_vote(tiny_vit, tiny_cnn_trimap, photo)
         two_stage_predict(tiny_vit, photo, trimap_model=tiny_cnn_trimap, saliency=networks, start_from="modnet")
     with pytest.raises(AFMattingError, match="two-stage path"):
         tiny_vit.predict(photo, start_from="ours")  # no trimap model: the network alone, nothing to pick from
+
+
+def test_the_guard_answers_with_ours_only_where_ours_explains_the_colours(tiny_vit, tiny_cnn_trimap, rng,
+                                                                          monkeypatch):
+    """The networks disagree over most of the photo, so the grey-wash guard would answer with our network's matte.
+    It does when the photo's colours explain ours at least as well as the median; when ours is a colour-blind
+    pattern and the median (two networks agreeing on the subject) fits the colours, the second stage runs instead."""
+    import afmatting.two_stage as two_stage
+
+    yy, xx = np.mgrid[:90, :120]
+    disc = ((yy - 45) ** 2 + (xx - 60) ** 2 < 30 ** 2).astype(np.float32)
+    image = np.where(disc[..., None] > 0, [0.9, 0.1, 0.1], [0.1, 0.2, 0.8]) + rng.normal(0, 0.02, (90, 120, 3))
+    image = np.clip(image, 0, 1).astype(np.float32)
+    blocks = np.kron(rng.random((9, 12)) > 0.15, np.ones((10, 10))).astype(np.float32)  # no relation to the colours
+
+    def run(ours, others):
+        network_pass = two_stage.matte_once
+        monkeypatch.setattr(two_stage, "matte_once", lambda model, im, trimap, side: ours.copy() if trimap is None
+                            else network_pass(model, im, trimap, side))
+        return two_stage_predict(tiny_vit, image, trimap_model=tiny_cnn_trimap,
+                                 saliency=[lambda im, m=m: m.copy() for m in others])
+
+    # ours is the colour-blind pattern, the other two agree on the disc: the second stage runs on the median (the disc)
+    median_fits = run(blocks, [disc, disc])
+    assert median_fits.extra["first_stage_choice"] is None and not median_fits.extra.get("mostly_unknown")
+    assert np.abs(median_fits.alpha - disc).mean() < 0.1 < np.abs(blocks - disc).mean()
+    # ours is the disc, the other two disagree everywhere (the pattern and its inverse): the guard answers with ours
+    ours_fits = run(disc, [blocks, 1.0 - blocks])
+    assert ours_fits.extra["mostly_unknown"] and np.array_equal(ours_fits.alpha, disc)

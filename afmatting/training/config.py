@@ -45,6 +45,7 @@ DEFAULTS = {
     "ddc_padding": "valid",  # "zeros" reproduces the paper's code exactly
     "laplacian_weight": 1.0,
     "l2sp_weight": 0.0,  # L2-SP: + l2sp_weight x sum of (w - w_start)^2 over all weights (fine-tuning: stay near the start)
+    "freeze_norm_stats": False,  # batch-norm running statistics stay the start's (fine-tuning on a few photos)
     # optimiser and schedule
     "learning_rate": 5.0e-4,
     "weight_decay": 0.1,
@@ -97,6 +98,8 @@ def config_problem(args: argparse.Namespace) -> str | None:
         return "--lr_schedule must be 'step' or 'cosine'"
     if len(args.lr_values) != len(args.lr_milestones) + 1:
         return "--lr_values needs one more value than --lr_milestones"
+    if not isinstance(args.freeze_norm_stats, bool):
+        return f"--freeze_norm_stats must be true or false, got {args.freeze_norm_stats!r}"
     if not isinstance(args.l2sp_weight, (int, float)) or not args.l2sp_weight >= 0:
         return f"--l2sp_weight must be a number >= 0, got {args.l2sp_weight!r}"
     if not isinstance(args.max_steps, int) or args.max_steps < 1:

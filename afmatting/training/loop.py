@@ -33,7 +33,7 @@ from .checkpoints import (
     latest_complete_checkpoint,
     save_checkpoint_atomically,
 )
-from .objective import compute_losses, l2sp_penalty, starting_point
+from .objective import compute_losses, l2sp_penalty, set_training_mode, starting_point
 from .optim import lr_multiplier, parameter_groups
 from .validation import validate
 
@@ -221,7 +221,7 @@ def train(args, splits=None, extra_validation=None) -> dict:
             return None
         if extra_validation is not None:
             metrics.update(extra_validation(accelerator.unwrap_model(model)))
-            model.train()
+            set_training_mode(model, args.freeze_norm_stats)
         last_metrics = metrics
         accelerator.print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         key = args.best_metric if args.best_metric in metrics else "objective"
@@ -239,7 +239,7 @@ def train(args, splits=None, extra_validation=None) -> dict:
     num_epochs = math.ceil(args.max_steps / steps_per_epoch)
     progress = tqdm(total=args.max_steps, initial=global_step, desc=args.progress_description,
                     disable=not accelerator.is_local_main_process)
-    model.train()
+    set_training_mode(model, args.freeze_norm_stats)
     window_start, window_images, skipped_nonfinite, unanchored = time.perf_counter(), 0, 0, 0
     steady_images_per_s = None
     run_start, run_first_step = time.perf_counter(), global_step

@@ -53,6 +53,21 @@ def l2sp_penalty(model, anchor: dict[str, torch.Tensor]) -> torch.Tensor:
     return total
 
 
+def set_training_mode(model, freeze_norm_stats: bool = False) -> None:
+    """``model.train()``, with every batch-norm layer left in eval mode when ``freeze_norm_stats``: its running mean
+    and variance stay those of the start (its scale and shift still learn).
+
+    Fine-tuning on a few photos needs it: a batch of four crops centred on the trimaps' unknown band is nothing like
+    the whole photos the statistics came from, and 100 steps at momentum 0.1 replace them. With them replaced, a
+    first stage tuned on 8 AM-2K photos dropped a held-out lion's body (docs/results.md, "Fine-tuning on your
+    photos")."""
+    model.train()
+    if freeze_norm_stats:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
 @torch.inference_mode()
 def image_objective(model, image: np.ndarray, trimap: np.ndarray, args) -> dict[str, float]:
     """The alpha-free objective of the network's matte on one whole image, at the validation size.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation import evaluate
-from .objective import image_objective
+from .objective import image_objective, set_training_mode
 
 ALPHA_METRICS = ("SAD", "MSE", "MAD", "Grad", "Conn")
 OBJECTIVE_METRICS = ("objective", "known", "ddc")
@@ -59,7 +59,7 @@ def validate(accelerator, model, val_dataset, args, step: int) -> dict | None:
             if with_objective:
                 objective = objective_rows(unwrapped, subset, args)
     alpha_rows, objective = gather_object(alpha_rows), gather_object(objective)
-    model.train()
+    set_training_mode(model, args.freeze_norm_stats)
     metrics = {}
     for rows, keys in ((alpha_rows, ALPHA_METRICS), (objective, OBJECTIVE_METRICS)):
         if rows:
