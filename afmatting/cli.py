@@ -394,12 +394,12 @@ def add_finetune_subcommand(subparsers) -> None:
     p.add_argument("--from", dest="base", default=DEFAULT_TRIMAP_FREE_MODEL,
                    help=f"the model to start from: {' or '.join(BUNDLED_MODELS)} (default "
                         f"{DEFAULT_TRIMAP_FREE_MODEL}: the two-stage default, see --stage), a folder or a Hub id")
-    p.add_argument("--stage", choices=("second", "first", "both"), default=None,
+    p.add_argument("--stage", choices=("first", "second", "both"), default=None,
                    help="which network of the two-stage default to tune when starting from the trimap-free model: "
-                        "second (default: the trimap model that mattes the automatic trimap's band; it leaves the "
-                        "first stage's subject finding alone; in docs/results.md it is the one choice that did not "
-                        "make held-out photos worse, though it did not improve them either), first (the trimap-free "
-                        "network that finds the subject), or both")
+                        "first (default: the trimap-free network that finds the subject; tuned weights are kept "
+                        "only when they help the default path on your held-out photos), second (the trimap model "
+                        "that mattes the automatic trimap's band; in docs/results.md it barely moved held-out "
+                        "photos), or both")
     p.add_argument("--steps", type=int, default=None,
                    help="optimiser steps of batch 4 per tuned network (default: about 50 visits of each photo, "
                         "50-300 steps: 100 for 8 photos)")
