@@ -16,7 +16,8 @@
    the fused matte by how sure that matte is, and :func:`afmatting.refine.refine_alpha` refines the result on the
    image itself (no labels), holding it firmly where the fused matte is sure. A mask that is already right and
    sure comes back unchanged; a trimap that is mostly unknown or disputed between the networks (nothing to anchor
-   the solve: it would wash out to grey) returns our network's own matte instead.
+   the solve: it would wash out to grey) returns our network's own matte instead, when the photo's colours explain
+   that matte at least as well as the median (:func:`afmatting.first_stage.colour_fits`).
 
 ``predict(model, image, trimap_model=...)`` runs this for trimap-free models (``two_stage=False`` keeps the single
 network, the fast option); the models arrive as arguments (:func:`afmatting.loading.load_matter` pairs the bundled
@@ -197,7 +198,7 @@ def two_stage_predict(
         result = _fallback_result(image, first, trimap, first, "subject missed", timings)
     else:
         # where the networks disagree over most of the image (close-ups: the salient-object networks still outline
-        # "an object"), the guard answers with our matting network's own matte
+        # "an object"), the guard answers with our matting network's own matte (unless switched off above)
         result = matte_from_prior(image, matte, trimap_model=trimap_model, max_side=max_side, refine=refine,
                                   disputed=disputed, fallback=first if choice is None else matte, max_unknown=guard)
         result.extra.update(timings, first_stage_choice=choice)
