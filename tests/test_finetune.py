@@ -314,3 +314,34 @@ def test_the_first_stage_keeps_the_weights_that_do_best_inside_the_default_path(
     assert same == (run.chosen_step == 0)
     assert "default path's known-region error" in report.table() and not (out / "best").exists()
     assert json.loads((out / FINETUNE_RECORD).read_text())["networks"][0]["chosen_step"] == run.chosen_step
+
+
+@pytest.mark.parametrize("trend, kept", [("flat", 0), ("worse", 0), ("dip", 2), ("gain", 3)])
+def test_the_first_stage_keeps_tuned_weights_only_for_a_clear_gain_in_the_default_path(tmp_path, tiny_pipeline,
+                                                                                      monkeypatch, trend, kept):
+    """The choice itself, with the default path's score on the held-out photos scripted per validation (the start,
+    then steps 1 to 4): a score that stays within 2 % of the start's, or only gets worse, keeps the start's weights
+    (docs/results.md, K: a first stage tuned on 6 photos, chosen on 2 the default path already had right, would have
+    made the held-out lion worse); otherwise the step with the best score."""
+    import afmatting.finetune as finetune_module
+
+    scores = {"flat": [1.0, 1.0, 0.99, 1.0, 1.01], "worse": [1.0, 1.1, 1.2, 1.3, 1.4],
+              "dip": [1.0, 1.1, 0.9, 1.2, 1.3], "gain": [1.0, 0.99, 0.97, 0.95, 0.96]}[trend]
+    calls = []
+
+    def scripted(samples, trimap_model):
+        def score(model):  # the start's validation, then one per step
+            calls.append(model)
+            return {"path_known": scores[len(calls) - 1]}
+
+        return score
+
+    monkeypatch.setattr(finetune_module, "default_path_scorer", scripted)
+    images, trimaps = write_photos(tmp_path)
+    out = tmp_path / "tuned"
+    report = finetune(images, trimaps, out, base=str(tiny_pipeline), stage="first", steps=4, overrides=FAST,
+                      log=lambda *_: None)
+    assert len(calls) == 5
+    assert report.runs[0].chosen_step == kept
+    start, saved = load_file(str(tiny_pipeline / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(start[k], saved[k]) for k in start) == (kept == 0)
