@@ -258,7 +258,8 @@ def selection_note(data: dict) -> list[str]:
         f"{base['am2k_held_out']:.2f} → {sad['am2k_held_out']:.2f} (sample6 {lion:.1f}), alphamatting "
         f"{base['alphamatting']:.2f} → {sad['alphamatting']:.2f}. Tuned on these 6 photos, the first stage drops the "
         "lion's body again, statistics kept or not, so the 2 % rule stays: tuning the first stage on a handful of "
-        "photos is still fragile, and the weight choice, which sees only the user's held-out photos, is the guard.",
+        "photos is still fragile, and the weight choice, which sees only the user's held-out photos, is the guard."
+        + (f" {sel['scratch']}" if sel.get("scratch") else ""),
         "",
     ]
 
