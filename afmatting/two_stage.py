@@ -187,7 +187,7 @@ def two_stage_predict(
         if start_from is None and fits is not None and fits.errors[0] > fits.median_error:
             # the guard answers with our matte; where the median explains the photo's colours better than ours, a
             # wide dispute says the others are right, not ours: the second stage runs (GT26 and GT27 with a first
-            # stage fine-tuned on animals: 214 and 141 -> 161 and 41 whole-image SAD; docs/results.md)
+            # stage fine-tuned on animals: 214 and 141 -> 153 and 41 whole-image SAD; docs/results.md)
             guard = None
     del mattes, mask  # full-size planes: a 24 MP photo's are 96 MB each
     timings["first_stage_seconds"] = time.perf_counter() - start
