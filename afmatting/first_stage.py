@@ -22,6 +22,7 @@ from PIL import Image
 
 from .colour_fit import colour_fit_error
 from .errors import AFMattingError
+from .processing import network_size, to_uint8
 
 
 def fuse_mattes(mattes) -> np.ndarray:
@@ -121,11 +122,10 @@ def _downsized(plane: np.ndarray, side: int) -> np.ndarray:
     # every k-th pixel first (a view), so a 24 MP photo is never copied whole, then a bilinear resize
     step = max(1, max(plane.shape[:2]) // (2 * side))
     plane = plane[::step, ::step]
-    h, w = plane.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    h, w = network_size(*plane.shape[:2], side)
+    size = (w, h)
     if plane.ndim == 3:
-        pil = Image.fromarray((np.clip(plane, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+        pil = Image.fromarray(to_uint8(plane))
         return np.asarray(pil.resize(size, Image.BILINEAR), np.float32) / 255.0
     small = Image.fromarray(np.asarray(plane, np.float32), mode="F").resize(size, Image.BILINEAR)
     return np.clip(np.asarray(small, np.float32), 0.0, 1.0)

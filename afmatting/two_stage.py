@@ -33,6 +33,7 @@ import numpy as np
 
 from .auto_trimap import auto_trimap, check_matte
 from .errors import AFMattingError
+from .io import load_matte
 from .first_stage import (choose_first_stage, colour_fits, first_stage_disputed, fuse_mattes,
                           others_missed_subject, prior_confidence)
 from .modnet import bundled_modnet
@@ -170,7 +171,7 @@ def two_stage_predict(
         if start_from not in keys:
             raise AFMattingError(f"start_from={start_from!r} is not one of this run's first-stage networks: "
                                  f"{', '.join(keys)}.")
-        missed, choice = False, keys.index(start_from)
+        missed, choice, fits = False, keys.index(start_from), None
     else:
         # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
         missed = others_missed_subject(first, mattes[1:])
@@ -184,7 +185,7 @@ def two_stage_predict(
         matte, disputed = mattes[choice], None
     else:
         matte, disputed = fuse_mattes(mattes), first_stage_disputed(mattes)
-        if start_from is None and fits is not None and fits.errors[0] > fits.median_error:
+        if fits is not None and fits.errors[0] > fits.median_error:
             # the guard answers with our matte; where the median explains the photo's colours better than ours, a
             # wide dispute says the others are right, not ours: the second stage runs (GT26 and GT27 with a first
             # stage fine-tuned on animals: 214 and 141 -> 153 and 41 whole-image SAD; docs/results.md)
@@ -221,8 +222,7 @@ def matte_from_guess(image, guess: np.ndarray, *, trimap_model, max_side: int | 
         :func:`matte_from_prior`'s result for that prior (the guard's answer, where it fires, is the guess itself).
     """
     image, _ = prepare_inputs(image, None, trimap_input=False)
-    guess = np.asarray(guess)
-    prior = guess.astype(np.float32) / 255.0 if guess.dtype == np.uint8 else guess.astype(np.float32, copy=False)
+    prior = load_matte(np.asarray(guess), name="guess", dtype=np.float32)
     return matte_from_prior(image, prior, trimap_model=trimap_model, max_side=max_side, refine=refine,
                             fallback=prior)
 

@@ -181,9 +181,15 @@ class MattingService:
             result = matter.predict(img, trimap=trimap, max_side=max_side, refine=bool(refine),
                                     on_progress=on_progress, clicks=clicks if selecting else None,
                                     keep_guesses=trimap is None and not selecting)
-        progress(0.85 if refining or selecting or matter.trimap_model is not None else 0.7,
-                 "Estimating the foreground colours")
-        result.foreground  # noqa: B018  (computed once here, so the stage is reported; cached for the outputs)
+        return self._finish(result, image_path, progress,
+                            0.85 if refining or selecting or matter.trimap_model is not None else 0.7)
+
+    @staticmethod
+    def _finish(result: MattingResult, image_path, progress, fraction: float) -> MattingResult:
+        """The last stages of a matte: its foreground colours (computed once here, so the stage is reported; cached
+        for the outputs), then its name."""
+        progress(fraction, "Estimating the foreground colours")
+        result.foreground  # noqa: B018
         progress(0.95, "Writing the results")
         result.name = _stem(image_path)
         return result
@@ -207,11 +213,7 @@ class MattingService:
         progress(0.1, "Matting the edges of that guess")
         result = matte_from_guess(img, guess, trimap_model=matter.trimap_model, max_side=self._max_side(max_side),
                                   refine=bool(refine))
-        progress(0.85, "Estimating the foreground colours")
-        result.foreground  # noqa: B018  (computed here, so the stage is reported)
-        progress(0.95, "Writing the results")
-        result.name = _stem(image_path)
-        return result
+        return self._finish(result, image_path, progress, 0.85)
 
     def automatic_trimap(self, image_path, *, max_side: int | None | str = CONFIGURED, progress=None) -> np.ndarray:
         """The trimap the painter starts from: uint8 (H, W) in {0, 128, 255}, made from the trimap-free model's
