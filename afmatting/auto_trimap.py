@@ -143,11 +143,13 @@ def auto_trimap(
     if not keep_holes:
         subject = fill_holes(subject)
     long_side = max(values.shape)
-    trimap = band_trimap(subject, band_fraction * long_side)
+    band = band_fraction * long_side
     if hard_band_fraction is not None and hard_band_fraction < band_fraction:
         # the wide band only where the matte is soft nearby; elsewhere the narrow one
-        near_soft = near_soft_regions(values, band_fraction * long_side, low, high)
-        narrow = band_trimap(subject, hard_band_fraction * long_side)
-        trimap = np.where(near_soft, trimap, narrow)
+        hard = ~near_soft_regions(values, band, low, high)
+        trimap = band_trimap(subject, band, narrow_band=hard_band_fraction * long_side, narrow=hard)
+        del hard
+    else:
+        trimap = band_trimap(subject, band)
     trimap[(values > low) & (values < high)] = UNKNOWN
     return trimap

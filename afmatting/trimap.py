@@ -230,15 +230,24 @@ def mask_to_trimap(mask, band: float | None = None) -> np.ndarray:
 BAND_TILE = 1024
 
 
-def band_trimap(subject: np.ndarray, band: float) -> np.ndarray:
+def band_trimap(subject: np.ndarray, band: float, narrow_band: float | None = None,
+                narrow: np.ndarray | None = None) -> np.ndarray:
     """uint8 (H, W) {0, 128, 255}: bool (H, W) ``subject`` as foreground, the rest background, and unknown every pixel
     within ``band`` pixels (Euclidean, ``band >= 0``) of the boundary between them, on either side.
 
-    Computed in tiles with a halo of ``band`` pixels: whether a pixel lies within ``band`` of the other side depends
+    With ``narrow`` (bool (H, W)) and ``narrow_band`` (>= 0), the pixels of ``narrow`` use ``narrow_band`` instead
+    (:func:`afmatting.auto_trimap.auto_trimap`'s narrow band along hard edges): one pair of distance transforms
+    gives both bands.
+
+    Computed in tiles with a halo of the larger band: whether a pixel lies within its band of the other side depends
     only on the pixels that close, so the result is exactly the whole-image one, and the distance transforms'
     float64 and index arrays stay tile-sized (a 24 MP mask needed about 0.8 GB at once).
     """
     subject = np.asarray(subject, dtype=bool)
+    if (narrow is None) != (narrow_band is None):
+        raise InvalidTrimapError("band_trimap needs both narrow and narrow_band, or neither.")
+    if narrow is not None and np.shape(narrow) != subject.shape:
+        raise InvalidTrimapError(f"narrow must have the subject's shape {subject.shape}, got {np.shape(narrow)}.")
     trimap = np.full(subject.shape, UNKNOWN, dtype=np.uint8)
     if subject.all():
         trimap[:] = FOREGROUND
@@ -247,19 +256,21 @@ def band_trimap(subject: np.ndarray, band: float) -> np.ndarray:
         trimap[:] = BACKGROUND
         return trimap
     h, w = subject.shape
-    halo = int(np.ceil(band)) + 1
+    halo = int(np.ceil(max(band, narrow_band or 0.0))) + 1
     for y0 in range(0, h, BAND_TILE):
         for x0 in range(0, w, BAND_TILE):
             y1, x1 = min(y0 + BAND_TILE, h), min(x0 + BAND_TILE, w)
             ys, xs = slice(max(0, y0 - halo), min(h, y1 + halo)), slice(max(0, x0 - halo), min(w, x1 + halo))
             inner = (slice(y0 - ys.start, y1 - ys.start), slice(x0 - xs.start, x1 - xs.start))
-            trimap[y0:y1, x0:x1] = _band_tile(subject[ys, xs], band)[inner]
+            # each pixel's own half-width (float64, as the distances): the tile's, never a full-size plane
+            tile_band = band if narrow is None else np.where(narrow[ys, xs], float(narrow_band), float(band))
+            trimap[y0:y1, x0:x1] = _band_tile(subject[ys, xs], tile_band)[inner]
     return trimap
 
 
-def _band_tile(subject: np.ndarray, band: float) -> np.ndarray:
+def _band_tile(subject: np.ndarray, band) -> np.ndarray:
     """:func:`band_trimap` of one tile, whole (a tile without the other side is all one label: its pixels are at
-    least the halo, more than ``band``, away from the boundary)."""
+    least the halo, more than any band, away from the boundary); ``band`` a number or float (h, w) per pixel."""
     from scipy import ndimage
 
     tile = np.full(subject.shape, UNKNOWN, dtype=np.uint8)

@@ -452,6 +452,28 @@ def test_band_trimap_in_tiles_is_the_whole_image_result(monkeypatch, rng):
         np.testing.assert_array_equal(trimap_module.band_trimap(subject, band), expected)
 
 
+
+def test_band_trimap_with_a_narrow_band_is_the_two_bands_combined(monkeypatch, rng):
+    """One pair of distance transforms with each pixel's own band (auto_trimap's wide and narrow bands) gives exactly
+    the two separate band trimaps combined, in tiles too."""
+    from scipy import ndimage
+
+    from afmatting import trimap as trimap_module
+
+    subject = ndimage.binary_opening(rng.random((90, 130)) > 0.45, iterations=2)
+    subject[70:, :40] = False
+    narrow = rng.random(subject.shape) > 0.5
+    for wide, thin in ((7.0, 2.0), (4.0, 0.0), (2.0, 5.5)):
+        expected = np.where(narrow, trimap_module.band_trimap(subject, thin), trimap_module.band_trimap(subject, wide))
+        monkeypatch.setattr(trimap_module, "BAND_TILE", 16)
+        got = trimap_module.band_trimap(subject, wide, narrow_band=thin, narrow=narrow)
+        monkeypatch.setattr(trimap_module, "BAND_TILE", 1024)
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(trimap_module.InvalidTrimapError, match="both narrow and narrow_band"):
+        trimap_module.band_trimap(subject, 3.0, narrow=narrow)
+    with pytest.raises(trimap_module.InvalidTrimapError, match="shape"):
+        trimap_module.band_trimap(subject, 3.0, narrow_band=1.0, narrow=narrow[:5])
+
 # ------------------------------------------------------------------ 14. resuming training with changed settings
 @pytest.mark.e2e
 def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, capsys):
