@@ -64,20 +64,46 @@ def load_photos(root=DEFAULT_ROOT, limit: int | None = None) -> list[tuple[str, 
 
 
 def score_image(matte_fn, image: np.ndarray, gt: np.ndarray, name: str) -> dict:
-    """Run ``matte_fn(image) -> alpha`` on one photo: its whole-image metrics and time."""
+    """Run ``matte_fn(image) -> alpha`` on one photo: its whole-image metrics and time. ``matte_fn`` may return a
+    :class:`~afmatting.result.MattingResult` instead: its alpha is scored and its steps' seconds (``extra``'s
+    ``*_seconds``) are kept."""
     start = time.perf_counter()
-    pred = np.asarray(matte_fn(image), dtype=np.float32)
+    out = matte_fn(image)
     elapsed = time.perf_counter() - start
+    steps = {k: float(v) for k, v in getattr(out, "extra", {}).items() if k.endswith("_seconds")}
+    pred = np.asarray(getattr(out, "alpha", out), dtype=np.float32)
     scores = compute_metrics(np.clip(pred, 0.0, 1.0), gt)
     per_ref = elapsed * REFERENCE_PIXELS / (gt.shape[0] * gt.shape[1])
-    return {"name": name, **scores, "time_s": elapsed, "time_s_per_0.5MP": per_ref}
+    return {"name": name, **scores, "time_s": elapsed, "time_s_per_0.5MP": per_ref, **steps}
+
+
+#: the default path's steps, as :func:`afmatting.two_stage.two_stage_predict` times them
+STEPS = ("first_stage_seconds", "trimap_seconds", "trimap_model_seconds", "refine_seconds")
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Per-image rows of one method -> their means (and the count)."""
+    """Per-image rows of one method -> their means (and the count); the steps' seconds are averaged over every
+    image (0 where a step did not run: the guard's answer skips the second stage)."""
     means = mean_metrics(rows, tuple(TABLE_METRICS) + ("MAD", "time_s", "time_s_per_0.5MP"))
     means["count"] = len(rows)
+    for step in STEPS:
+        if any(step in r for r in rows):
+            means[step] = float(np.mean([r.get(step, 0.0) for r in rows]))
     return means
+
+
+def step_ratios(results: dict, row: str = "default", baseline: str = "MODNet") -> str:
+    """One line per set: each step of ``row`` (seconds per image) as a multiple of ``baseline``'s time on the same
+    photos, from one run (what the time target compares)."""
+    lines = ["| set | " + " | ".join(s.removesuffix("_seconds").replace("_", " ") for s in STEPS)
+             + f" | whole {row} |", "|---|" + "---:|" * (len(STEPS) + 1)]
+    for set_name, table in results.items():
+        if row not in table or baseline not in table:
+            continue
+        base = table[baseline]["time_s"]
+        cells = [f"{table[row].get(s, 0.0) / base:.2f}x" for s in STEPS] + [f"{table[row]['time_s'] / base:.2f}x"]
+        lines.append(f"| {set_name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def score_rows(matte_fn, photos, label: str, quiet: bool = True) -> tuple[dict, list[dict]]:
@@ -109,7 +135,7 @@ def build_rows(anchor_names=None) -> dict:
     from benchmarks.anchors import load_anchors
 
     matter = load_matter("afmatting/lite0-trimap-free")
-    rows = {"default": lambda image: matter.predict(image).alpha,
+    rows = {"default": lambda image: matter.predict(image),  # its steps' seconds are kept (score_image)
             "network only": lambda image: matter.predict(image, two_stage=False).alpha}
     rows.update(load_anchors(*([anchor_names] if anchor_names else [])))
     return rows
@@ -172,6 +198,8 @@ def main(argv=None) -> int:
     for set_name, table in results.items():
         print(f"\n### {set_name} ({len(sets[set_name])} images)\n")
         print(markdown_table(table))
+    print("\n### the default path's steps, per image, as a multiple of MODNet's time\n")
+    print(step_ratios(results))
     if args.csv:
         with open(args.csv, "w", newline="") as fh:
             writer = csv.writer(fh)

@@ -80,3 +80,28 @@ def test_the_guesses_benchmark_summary():
 
     rows = [{"automatic": 10.0, "ours": 12.0, "modnet": 4.0}, {"automatic": 5.0, "ours": 4.5, "modnet": 9.0}]
     assert summary(rows) == {"photos": 2, "automatic": 7.5, "best_of_guesses": 4.25, "improved_20pct": 1}
+
+
+def test_the_default_paths_steps_are_timed_against_the_baseline():
+    """A row that returns a MattingResult is scored on its alpha, and its steps' seconds become multiples of the
+    baseline's time in the same run; a step that did not run on a photo counts 0 there."""
+    from afmatting.result import MattingResult
+
+    photos = bench.load_photos(shared_path("alphamatting"), limit=2)
+
+    def default(image):
+        extra = {"first_stage_seconds": 0.5, "trimap_seconds": 0.1}
+        if image is photos[0][1]:
+            extra["refine_seconds"] = 0.4
+        return MattingResult(image=image, alpha=_lookup(photos, image), extra=extra)
+
+    rows = bench.score_interleaved({"default": default, "MODNet": lambda im: np.zeros(im.shape[:2], np.float32)},
+                                   photos)
+    means = {label: bench.summarise(r) for label, r in rows.items()}
+    assert means["default"]["SAD"] == pytest.approx(0.0, abs=1e-6)
+    assert means["default"]["first_stage_seconds"] == pytest.approx(0.5)
+    assert means["default"]["refine_seconds"] == pytest.approx(0.2) and "trimap_model_seconds" not in means["default"]
+    means["MODNet"]["time_s"] = 0.25
+    table = bench.step_ratios({"alphamatting": means}).splitlines()
+    assert table[0].startswith("| set | first stage | trimap | trimap model | refine |")
+    assert table[2].startswith("| alphamatting | 2.00x | 0.40x | 0.00x | 0.80x | ")
