@@ -169,6 +169,7 @@ def trimap_free_section(data: dict) -> list[str]:
     """The trimap-free default against the network alone and the anchors on every visible set
     (benchmarks/trimap_free.py)."""
     from benchmarks.trimap_free import markdown_table as trimap_free_table
+    from benchmarks.trimap_free import step_ratios
 
     info = data.get("info", {})
     lines = [
@@ -183,6 +184,9 @@ def trimap_free_section(data: dict) -> list[str]:
     for set_name, table in data["means"].items():
         lines += ["", f"### {set_name} ({info.get('images', {}).get(set_name, '?')} images)", "",
                   trimap_free_table(table)]
+    if any("first_stage_seconds" in table.get("default", {}) for table in data["means"].values()):
+        lines += ["", "### The default path's steps, per image, as a multiple of MODNet's time (same run)", "",
+                  step_ratios(data["means"])]
     return lines + ["", *data.get("notes", []), "", "```bash",
                     data.get("command", "python benchmarks/trimap_free.py --json docs/results_trimap_free.json"),
                     "```"]
