@@ -452,7 +452,6 @@ def test_band_trimap_in_tiles_is_the_whole_image_result(monkeypatch, rng):
         np.testing.assert_array_equal(trimap_module.band_trimap(subject, band), expected)
 
 
-
 def test_band_trimap_with_a_narrow_band_is_the_two_bands_combined(monkeypatch, rng):
     """One pair of distance transforms with each pixel's own band (auto_trimap's wide and narrow bands) gives exactly
     the two separate band trimaps combined, in tiles too."""
@@ -473,6 +472,7 @@ def test_band_trimap_with_a_narrow_band_is_the_two_bands_combined(monkeypatch, r
         trimap_module.band_trimap(subject, 3.0, narrow=narrow)
     with pytest.raises(trimap_module.InvalidTrimapError, match="shape"):
         trimap_module.band_trimap(subject, 3.0, narrow_band=1.0, narrow=narrow[:5])
+
 
 # ------------------------------------------------------------------ 14. resuming training with changed settings
 @pytest.mark.e2e
