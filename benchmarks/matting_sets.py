@@ -18,9 +18,12 @@ hard-edged    9      near-binary subjects: the real alpha thresholded at 0.5, an
                      the subject's own colours over a textured AM-2K / P3M photo (a product in a busy scene)
 studio        9      the same near-binary subjects over a plain light backdrop (a vertical grey gradient, three
                      tones) with a soft drop shadow (the e-commerce product photo)
+small         9      the same near-binary subjects, small (a third of the frame), in a scene with no subject of
+                     its own: the largest square of an AM-2K / P3M photo that its pseudo-alpha leaves empty,
+                     1024 x 1024 (a product photographed in place)
 ============  =====  ===========================================================================================
 
-The last four are derived from the alphamatting photos, so they are not independent of it; am2k and p3m are the
+The last five are derived from the alphamatting photos, so they are not independent of it; am2k and p3m are the
 independent ones, and the bundled networks were trained on AM-2K / P3M images (see docs/results.md).
 """
 
@@ -36,7 +39,7 @@ from afmatting.io import load_image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = PROJECT_ROOT.parent / "shared" / "data"
-SET_NAMES = ("alphamatting", "am2k", "p3m", "crops", "composites", "hard-edged", "studio")
+SET_NAMES = ("alphamatting", "am2k", "p3m", "crops", "composites", "hard-edged", "studio", "small")
 CROP_SIDE = 320
 COMPOSITE_SIDE = 1920
 #: the alphamatting photos used as subjects of the composite sets (their subjects differ in kind: hair, fur,
@@ -171,6 +174,67 @@ def studio(alphamatting: list) -> list:
     return _near_binary_composites(alphamatting, "studio", _studio_backdrop)
 
 
+#: the small set's frame side, the subject's longer side as a fraction of it, and the smallest subject-free square
+#: (pixels of the source photo) taken as its scene
+SMALL_SIDE = 1024
+SMALL_SUBJECT_FRACTION = 1 / 3
+SMALL_MIN_SCENE = 400
+
+
+def empty_square(alpha: np.ndarray, step: int = 16) -> tuple[int, int, int] | None:
+    """(side, top, left) of the largest square (sides in steps of ``step``, first found in row-major order) where
+    the uint8 (H, W) ``alpha`` is at most 2 everywhere, or None below ``step`` pixels."""
+    taken = np.pad((alpha > 2).astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    for side in range(min(alpha.shape) // step * step, step - 1, -step):
+        inside = taken[side:, side:] - taken[:-side, side:] - taken[side:, :-side] + taken[:-side, :-side]
+        ys, xs = np.nonzero(inside == 0)
+        if len(ys):
+            return side, int(ys[0]), int(xs[0])
+    return None
+
+
+def _empty_scenes(shared: Path) -> list[np.ndarray]:
+    """The subject-free squares of the AM-2K and P3M photos (:func:`empty_square` of their pseudo-alphas) of at
+    least ``SMALL_MIN_SCENE`` pixels, in the photos' order."""
+    scenes = []
+    for folder in ("am2k-samples", "p3m-samples"):
+        for _, image, alpha in _paired(shared / folder, "image", "alpha-pseudo"):
+            found = empty_square(alpha)
+            if found is not None and found[0] >= SMALL_MIN_SCENE:
+                side, top, left = found
+                scenes.append(image[top:top + side, left:left + side])
+    return scenes
+
+
+def small(alphamatting: list, shared: Path) -> list:
+    """The hard-edged subjects, small, in scenes with no subject of their own (module doc): the binary alpha at
+    twice the size, cropped to the subject, scaled so that its longer side is ``SMALL_SUBJECT_FRACTION`` of the frame,
+    centred a little below the middle, box-downsampled back (anti-aliased outline)."""
+    scenes = _empty_scenes(shared)
+    by_name = {name: (image, alpha) for name, image, alpha in alphamatting}
+    side = 2 * SMALL_SIDE
+    out = []
+    for k, name in enumerate(HARD_EDGED_SUBJECTS):
+        image, alpha = by_name[name]
+        ys, xs = np.nonzero(alpha >= 128)
+        top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        scale = SMALL_SUBJECT_FRACTION * side / max(bottom - top, right - left)
+        size = (round((bottom - top) * scale), round((right - left) * scale))
+        binary = (_resize(alpha[top:bottom, left:right].astype(np.float32), size) >= 127.5).astype(np.float32)
+        colours = _resize(image[top:bottom, left:right], size, Image.BICUBIC)
+        frame_alpha = np.zeros((side, side), np.float32)
+        frame = _resize(scenes[(2 * k) % len(scenes)], (side, side))
+        y0, x0 = (side - size[0]) * 3 // 5, (side - size[1]) // 2
+        frame_alpha[y0:y0 + size[0], x0:x0 + size[1]] = binary
+        inset = frame[y0:y0 + size[0], x0:x0 + size[1]]
+        frame[y0:y0 + size[0], x0:x0 + size[1]] = binary[..., None] * colours + (1 - binary[..., None]) * inset
+        comp = _resize(frame, (SMALL_SIDE, SMALL_SIDE), Image.BOX)
+        comp_alpha = _resize(frame_alpha, (SMALL_SIDE, SMALL_SIDE), Image.BOX)
+        out.append((f"{name}-small", np.clip(comp, 0, 1).astype(np.float32),
+                    np.clip(comp_alpha * 255 + 0.5, 0, 255).astype(np.uint8)))
+    return out
+
+
 def load_sets(names=SET_NAMES, shared=DEFAULT_SHARED, limit: int | None = None) -> dict:
     """``{set name: [(name, image, alpha uint8), ...]}`` for the named sets whose sources exist under ``shared``
     (sets whose folders are absent are left out); ``limit`` keeps the first N of each."""
@@ -184,14 +248,15 @@ def load_sets(names=SET_NAMES, shared=DEFAULT_SHARED, limit: int | None = None) 
                "crops": lambda: crops(am),
                "composites": lambda: composites(am, _backgrounds(shared)),
                "hard-edged": lambda: hard_edged(am, _backgrounds(shared)),
-               "studio": lambda: studio(am)}
+               "studio": lambda: studio(am),
+               "small": lambda: small(am, shared)}
     needs = {"alphamatting": "alphamatting/image", "am2k": "am2k-samples/image", "p3m": "p3m-samples/image",
              "crops": "alphamatting/image", "composites": "am2k-samples/image", "hard-edged": "am2k-samples/image",
-             "studio": "alphamatting/image"}
+             "studio": "alphamatting/image", "small": "am2k-samples/alpha-pseudo"}
     for name in names:
         if name not in sources:
             raise ValueError(f"unknown set '{name}'; known: {', '.join(SET_NAMES)}")
-        if not (shared / needs[name]).is_dir() or (name in ("composites", "hard-edged") and am is None):
+        if not (shared / needs[name]).is_dir() or (name in ("composites", "hard-edged", "small") and am is None):
             continue
         sets[name] = sources[name]()[:limit]
     return sets

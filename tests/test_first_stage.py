@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from afmatting.errors import AFMattingError
-from afmatting.first_stage import choose_first_stage, fuse_mattes, others_missed_subject, prior_confidence
+from afmatting.first_stage import (choose_first_stage, fuse_mattes, mask_iou, others_missed_subject,
+                                   prior_confidence)
 
 
 def test_median_keeps_what_two_of_three_agree_on(rng):
@@ -77,6 +78,29 @@ def test_a_subject_others_found_is_never_overruled_by_ours_reaching_further():
     product[3:8, 3:8] = 1.0                                        # 25 % of the frame: a found subject
     assert not others_missed_subject(ours, [product, np.zeros_like(ours)])
     assert others_missed_subject(ours, [product, np.zeros_like(ours)], most=0.3)  # without the bound, a miss
+
+
+def test_a_small_subject_two_others_agree_on_is_not_a_miss():
+    """A product in a scene (the small set's GT27-small, a bulb over a rail yard): ours takes the ground, 40 % of the
+    frame; MODNet and U²-Net-p both outline the same small subject. The areas alone call that a miss (and the answer
+    would be ours: 392 whole-image SAD against the median's 5); the others' agreement says they found a subject."""
+    ours = np.zeros((20, 20), np.float32)
+    ours[12:, :] = 1.0                                             # the ground: 40 %
+    product = np.zeros((20, 20), np.float32)
+    product[4:8, 8:12] = 1.0                                       # 4 %
+    nearly = product.copy()
+    nearly[8, 8:12] = 1.0                                          # the same subject, a row more: IoU 0.8
+    assert mask_iou(product, nearly) == pytest.approx(0.8)
+    assert not others_missed_subject(ours, [product, nearly])
+    assert others_missed_subject(ours, [product, nearly], agree=0.9)  # without the agreement: a miss
+    elsewhere = np.zeros((20, 20), np.float32)
+    elsewhere[0:3, 0:4] = 1.0                                      # a close-up's fragments: each its own
+    assert mask_iou(product, elsewhere) == 0.0
+    assert others_missed_subject(ours, [product, elsewhere])
+    assert mask_iou(np.zeros((4, 4)), np.zeros((4, 4))) == 0.0     # two empty masks do not agree
+    assert others_missed_subject(ours, [np.zeros_like(ours), np.zeros_like(ours)])
+    with pytest.raises(AFMattingError, match="agree"):
+        others_missed_subject(ours, [product], agree=0.0)
 
 
 def _disc_on_blue(rng):

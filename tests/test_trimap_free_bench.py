@@ -72,6 +72,22 @@ def test_visible_sets_are_made_the_same_way_every_time():
     assert np.array_equal(studio_alpha, hard_alpha)  # the same subject and alpha, on a plain backdrop
     backdrop = studio[studio_alpha == 0]
     assert backdrop.min() > 0.4 and backdrop.std(axis=0).max() < 0.1  # light and plain (a gradient, a shadow)
+    from benchmarks.matting_sets import SMALL_SIDE
+
+    (name, small, small_alpha), = load_sets(["small"], shared, limit=1)["small"]
+    assert name == "GT03-small" and small.shape == (SMALL_SIDE, SMALL_SIDE, 3) and small_alpha.dtype == np.uint8
+    assert 0.02 < (small_alpha > 127).mean() < 0.12  # a small subject
+    assert ((small_alpha > 0) & (small_alpha < 255)).mean() < 0.01  # near-binary
+
+
+def test_empty_square_is_the_largest_square_the_alpha_leaves_empty():
+    from benchmarks.matting_sets import empty_square
+
+    alpha = np.zeros((100, 140), np.uint8)
+    alpha[:, 60:] = 255                                   # a subject on the right: the empty part is 100 x 60
+    assert empty_square(alpha, step=4) == (60, 0, 0)
+    alpha[:, :] = 255
+    assert empty_square(alpha, step=4) is None
 
 
 def test_the_guesses_benchmark_summary():
