@@ -4,9 +4,10 @@
    subject, and it finds it better at 512-640 px than at full size, where its receptive field covers less of the
    scene); where onnxruntime is installed, it is fused (per-pixel median, :mod:`afmatting.first_stage`) with the
    mattes of two bundled networks that fail on other photos: MODNet (portrait matting, :mod:`afmatting.modnet`) and
-   U²-Net-p (salient objects, :mod:`afmatting.saliency`). When those two both find much less subject than ours (a
-   close-up: they outline a fragment or nothing, :func:`afmatting.first_stage.others_missed_subject`), the answer
-   is our network's matte; when one of the three is explained by the photo's colours clearly better than the
+   U²-Net-p (salient objects, :mod:`afmatting.saliency`). When those two both find much less subject than ours, each
+   a different part (a close-up: they outline a fragment or nothing,
+   :func:`afmatting.first_stage.others_missed_subject`; when they outline the same small subject, ours overshot and
+   the vote stands), the answer is our network's matte; when one of the three is explained by the photo's colours clearly better than the
    median (two networks took the same wrong region: :func:`afmatting.first_stage.choose_first_stage`), it is used
    alone;
 2. :func:`afmatting.auto_trimap.auto_trimap` turns that matte into a trimap: the subject's connected regions with
@@ -173,7 +174,7 @@ def two_stage_predict(
                                  f"{', '.join(keys)}.")
         missed, choice, fits = False, keys.index(start_from), None
     else:
-        # a close-up: the other networks outline a fragment or nothing; the median would erase the subject
+        # a close-up: the other networks outline a fragment each, or nothing; the median would erase the subject
         missed = others_missed_subject(first, mattes[1:])
         fits = None if missed or len(mattes) < 2 else colour_fits(image, mattes)
         # two networks can agree on the same wrong region; one whose colours explain it better is trusted alone

@@ -177,8 +177,8 @@ def trimap_free_section(data: dict) -> list[str]:
         "## Trimap-free path across sets (whole image)",
         "",
         "Every visible set, image only, scored on the whole image (`benchmarks/matting_sets.py` says how each set is "
-        "read or made; alphamatting, crops, composites, hard-edged and studio have real ground truth, AM-2K and P3M are "
-        "agreement with pseudo-alphas). All rows in one run on this 2-core CPU, shared with other work while "
+        "read or made; alphamatting, crops, composites, hard-edged, studio and small have real ground truth, AM-2K and "
+        "P3M are agreement with pseudo-alphas). All rows in one run on this 2-core CPU, shared with other work while "
         f"measured (load {info.get('load', '?')}): compare times as ratios within a set.",
     ]
     for set_name, table in data["means"].items():

@@ -1,8 +1,9 @@
 """Trimap-free matting across every visible set, whole image: the default path, the network alone, the anchors.
 
 Sets (:mod:`matting_sets`): the 27 alphamatting photos (real ground truth), the AM-2K and P3M samples (pseudo-alphas:
-agreement, labelled so), and four sets made from the alphamatting photos (close-up crops at 320 px, composites at
-1920 px, hard-edged subjects in busy scenes and on a studio backdrop). Rows, all in one process and one run:
+agreement, labelled so), and five sets made from the alphamatting photos (close-up crops at 320 px, composites at
+1920 px, hard-edged subjects in busy scenes, on a studio backdrop and small in subject-free scenes). Rows, all in one
+process and one run:
 
 * ``default``: ``predict``'s trimap-free default of the bundled model (:mod:`afmatting.two_stage`: our network,
   MODNet and U²-Net-p fused, automatic trimap, trimap model, refinement);

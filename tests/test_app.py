@@ -202,6 +202,24 @@ def test_painter_pictures():
     assert tinted[0, 0].argmax() == 0 and tinted[1, 0].argmax() == 2 and tinted[2, 0].argmax() == 1
 
 
+def test_guess_previews_show_each_subject_bright_at_thumbnail_size(tmp_path):
+    from afmatting.app.painter import guess_previews
+
+    photo = np.full((200, 400, 3), 200, np.uint8)
+    path = tmp_path / "wide.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown rotated, as load_image reads it
+    Image.fromarray(photo).save(path, exif=exif)
+    left = np.zeros((400, 200), np.uint8)
+    left[:200] = 255                                   # the subject: the top half of the upright photo
+    whole = np.ones((400, 200), np.float32)
+    top, everything = guess_previews(path, [left, whole], side=96)
+    top, everything = np.asarray(top).astype(int), np.asarray(everything).astype(int)
+    assert top.shape == (96, 48, 3) and everything.shape == (96, 48, 3)  # upright, long side 96
+    assert abs(top[20, 24, 0] - 200) <= 3 and top[80, 24, 0] < 110       # outside the subject: dimmed
+    assert abs(everything[80, 24, 0] - 200) <= 3
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # handlers, called directly
 # ---------------------------------------------------------------------------------------------------------------
@@ -741,7 +759,17 @@ def test_a_wrong_automatic_subject_is_fixed_by_starting_from_one_networks_guess(
                                 "Object network (U²-Net-p)"]
     automatic = out[7]
     assert guesses["automatic"] is automatic
+    # each guess is shown as a thumbnail over the choice, in the choice's order: a click on one picks it
+    gallery = out[14]
+    assert gallery["visible"] is True and gallery["selected_index"] == 0
+    assert [label for _, label in gallery["value"]] == radio["choices"]
+    thumbs = [np.asarray(Image.open(path)) for path, _ in gallery["value"]]
+    assert all(max(t.shape[:2]) == 192 and t.shape[2] == 3 for t in thumbs)
+    assert not np.array_equal(thumbs[1], thumbs[2])  # ours and MODNet found different subjects here
+    assert h.pick_guess(guesses, 2) == "Portrait network (MODNet)" and h.pick_guess(guesses, 9) is None
+    assert h.pick_guess(None, 0) is None
     picked = h.guess(photo, "Portrait network (MODNet)", guesses, None, "#fff", None, None, True)
+    assert picked[12]["selected_index"] == 2  # the gallery follows a choice made on the radio
     result = picked[7]
     np.testing.assert_array_equal(result.extra["prior"], guesses["mattes"]["Portrait network (MODNet)"])
     sad = lambda r: float(np.abs(r.alpha - gt).sum() / 1000)  # noqa: E731

@@ -260,8 +260,9 @@ def test_click_the_plant_of_gt13_and_matte(browser, bundled_url):
 
 @pytest.mark.e2e
 def test_a_wrong_subject_is_fixed_in_one_click_on_another_guess(browser, bundled_url):
-    """GT15: after Matte, the guesses appear under the button; one click on the portrait network's guess gives a
-    better cut-out (whole-image SAD 15.5 -> 5.2 measured through the handlers)."""
+    """GT15: after Matte, the guesses appear under the button, each as a thumbnail of the subject it found; one click
+    on the portrait network's thumbnail gives a better cut-out (whole-image SAD 15.5 -> 5.2 measured through the
+    handlers), and the choice under the thumbnails follows."""
     from .conftest import shared_path
 
     photo = shared_path("alphamatting", "image", "GT15.png")
@@ -272,13 +273,17 @@ def test_a_wrong_subject_is_fixed_in_one_click_on_another_guess(browser, bundled
     page.wait_for_selector("#afm-guess", state="visible", timeout=30_000)
     automatic = np.asarray(_fetch_image(page, "#afm-cutout img"))[..., 3] / 255.0
     before = page.locator("#afm-cutout img").first.get_attribute("src")
-    page.locator("#afm-guess label", has_text="Portrait network (MODNet)").click()
+    # each guess is shown as a thumbnail, in the choice's order: one click on MODNet's picks it and runs it
+    thumbs = page.locator("#afm-guess-views .thumbnail-item")
+    assert thumbs.count() == 4
+    thumbs.nth(2).click()
     page.wait_for_function(
         "before => { const img = document.querySelector('#afm-cutout img');"
         " return img && img.src !== before"
         " && document.querySelector('#afm-progress').innerText.includes(\"portrait network's guess\"); }",
         arg=before, timeout=120_000)
     page.wait_for_timeout(300)
+    assert page.locator("#afm-guess label", has_text="Portrait network (MODNet)").locator("input").is_checked()
     picked = np.asarray(_fetch_image(page, "#afm-cutout img"))[..., 3] / 255.0
     sad = lambda a: np.abs(a - gt).sum() / 1000  # noqa: E731
     assert sad(picked) < 0.6 * sad(automatic), (sad(picked), sad(automatic))

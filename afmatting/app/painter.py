@@ -81,3 +81,31 @@ def selection_picture(photo: np.ndarray, mask: np.ndarray | None, clicks) -> Ima
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=CLICK_COLOURS[int(label)],
                      outline=(255, 255, 255), width=max(1, radius // 3))
     return picture
+
+
+#: the long side of a first-stage guess's thumbnail
+GUESS_PREVIEW_SIDE = 192
+
+
+def guess_previews(photo_path, mattes, side: int = GUESS_PREVIEW_SIDE) -> list[Image.Image]:
+    """Thumbnails of the subjects the first-stage networks found: the photo with each matte's subject left bright
+    and the rest dimmed (:func:`selection_picture`, as the click selection shows it), long side ``side``.
+
+    photo_path: the photo file (its EXIF orientation applied, as :func:`afmatting.io.load_image` does; decoded at a
+    reduced size, so a 24 MP photo is never held whole); mattes: uint8 (H, W) 0..255 or float (H, W) in [0, 1], the
+    photo's size. Returns one RGB PIL image per matte.
+    """
+    from PIL import ImageOps
+
+    with Image.open(photo_path) as img:
+        img.draft("RGB", (2 * side, 2 * side))  # JPEG: decode at a fraction of the size
+        img = ImageOps.exif_transpose(img).convert("RGB")
+        img.thumbnail((side, side), Image.BILINEAR)
+        small = np.asarray(img, np.float32) / 255.0
+    out = []
+    for matte in mattes:
+        matte = np.asarray(matte)
+        plane = matte.astype(np.float32) / 255.0 if matte.dtype == np.uint8 else matte.astype(np.float32)
+        mask = Image.fromarray(plane, mode="F").resize(img.size, Image.BILINEAR)
+        out.append(selection_picture(small, np.clip(np.asarray(mask, np.float32), 0, 1), []))
+    return out

@@ -17,7 +17,7 @@ from .config import ASSETS_DIR, EXAMPLES, MAX_REQUEST_SIDE, DemoConfig
 from .inputs import BRUSH_COLOURS, parse_colour
 from .models import AUTO
 from .auto import trimap_from_matte
-from .painter import brush_radius, tinted_photo
+from .painter import brush_radius, guess_previews, tinted_photo
 from .service import CONFIGURED, MattingService
 
 log = logging.getLogger("afmatting.app")
@@ -61,7 +61,7 @@ class Handlers:
     def matte(self, photo, model_choice, editor_value, base, background_kind, colour, bg_image, max_side,
               refine=True, clicks=None, progress=None):
         """The Matte button -> (cut-out, before/after, alpha, composite, 3 downloads, result state, painter, its
-        base, the painter's accordion, status line).
+        base, the painter's accordion, status line, the guesses' choice, their state, their thumbnails' gallery).
 
         Which path runs: strokes on the painter (or an uploaded trimap) -> the trimap they mean, over the base
         trimap; otherwise the subject the clicks select, or the automatic subject. An automatic or clicked matte
@@ -95,10 +95,31 @@ class Handlers:
                                        guessed=bool(guesses))
         if guesses:  # the automatic path: the user may start from one network's matte instead
             return (*outputs, gr.update(choices=[AUTOMATIC, *guesses], value=AUTOMATIC, visible=True),
-                    {"automatic": result, "mattes": guesses})
+                    {"automatic": result, "mattes": guesses},
+                    gr.update(value=self._previews(photo, result, guesses), selected_index=0, visible=True))
         if trimap is None:  # a new subject (clicks, or a model without guesses): the old guesses no longer apply
-            return (*outputs, gr.update(visible=False, value=None), None)
-        return (*outputs, gr.skip(), gr.skip())  # brush corrections: the guesses stay for this photo
+            return (*outputs, gr.update(visible=False, value=None), None, gr.update(visible=False, value=None))
+        return (*outputs, gr.skip(), gr.skip(), gr.skip())  # brush corrections: the guesses stay for this photo
+
+    def _previews(self, photo, result, guesses) -> list:
+        """The guesses' thumbnails for the gallery over the choice: ``[(png path, label), ...]``, the automatic
+        result first, in the order of the choice's options."""
+        labels = [AUTOMATIC, *guesses]
+        pictures = guess_previews(photo, [result.alpha, *guesses.values()])
+        folder = self.service.outputs.new()
+        paths = []
+        for k, picture in enumerate(pictures):
+            paths.append(str(folder / f"guess{k}.png"))
+            picture.save(paths[-1])
+        return list(zip(paths, labels))
+
+    def pick_guess(self, guesses, index):
+        """A click on the ``index``-th thumbnail of the guesses' gallery -> the choice's option it shows (None:
+        nothing to pick)."""
+        if not guesses or index is None:
+            return None
+        labels = [AUTOMATIC, *guesses["mattes"]]
+        return labels[index] if 0 <= index < len(labels) else None
 
     def _result_outputs(self, photo, result, paths, *, new_base: bool, how: str, guessed: bool = False) -> tuple:
         """(cut-out, before/after, alpha, composite, 3 downloads, result state, painter, its base, the painter's
@@ -130,12 +151,13 @@ class Handlers:
 
     def guess(self, photo, choice, guesses, background_kind, colour, bg_image, max_side, refine=True,
               progress=None):
-        """A choice among the automatic result's first-stage guesses -> the same outputs as :meth:`matte` but the
-        last two: the second stage from that network's matte (AUTOMATIC: the automatic result again, at once)."""
+        """A choice among the automatic result's first-stage guesses -> the first twelve outputs of :meth:`matte`,
+        then the guesses' gallery with that guess selected: the second stage from that network's matte (AUTOMATIC:
+        the automatic result again, at once)."""
         import gradio as gr
 
         if not guesses or not choice:
-            return (gr.skip(),) * 12
+            return (gr.skip(),) * 13
         with user_errors(photo, bg_image):
             background = _background(background_kind, colour, bg_image)
             if choice == AUTOMATIC:
@@ -149,7 +171,8 @@ class Handlers:
             paths = self.service.save(result, background)
         how = ("automatic subject" if choice == AUTOMATIC else
                f"starting from the {choice.split(' (')[0].lower()}'s guess")
-        return self._result_outputs(photo, result, paths, new_base=True, how=how, guessed=True)
+        shown = gr.update(selected_index=[AUTOMATIC, *guesses["mattes"]].index(choice))  # the gallery follows
+        return (*self._result_outputs(photo, result, paths, new_base=True, how=how, guessed=True), shown)
 
     def background(self, result, background_kind, colour, bg_image):
         """A new background choice: recomposite the last result without running the network again."""
@@ -424,9 +447,13 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
                     clicks_note = gr.Markdown(_clicks_note([]), elem_id="afm-clicks-note")
                 run = gr.Button("Matte", variant="primary", elem_id="afm-run")
                 status_line = gr.Markdown("", elem_id="afm-progress")
+                guess_views = gr.Gallery(visible=False, elem_id="afm-guess-views", columns=4, rows=1, height=150,
+                                         allow_preview=False, object_fit="contain", show_label=False,
+                                         interactive=False, buttons=[])
                 guess = gr.Radio([], value=None, visible=False, elem_id="afm-guess",
                                  label="Wrong subject? Start from one network's guess",
-                                 info="Each network found a subject on its own; the automatic result is their vote.")
+                                 info="Each network found a subject on its own (shown above: click one); the "
+                                      "automatic result is their vote.")
                 with gr.Accordion("Advanced", open=False, elem_id="afm-advanced"):
                     model_box = gr.Dropdown(
                         choices=store.choices(), value=AUTO, allow_custom_value=config.allow_custom_models,
@@ -535,15 +562,25 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
             matte_ui,
             [photo, model_box, editor, base_trimap, background_kind, colour, bg_image, max_side, refine, clicks],
             [cutout_out, slider, alpha_out, composite_out, dl_cutout, dl_alpha, dl_composite, result_state, editor,
-             base_trimap, painter_box, status_line, guess, guesses_state],
+             base_trimap, painter_box, status_line, guess, guesses_state, guess_views],
             api_name="matte_ui", api_visibility="private", concurrency_id="network",
             show_progress_on=[status_line],
         ).success(None, js=SCROLL_TO_RESULT)
+        guess_outputs = [cutout_out, slider, alpha_out, composite_out, dl_cutout, dl_alpha, dl_composite, result_state,
+                         editor, base_trimap, painter_box, status_line, guess_views]
         guess.input(guess_ui, [photo, guess, guesses_state, background_kind, colour, bg_image, max_side, refine],
-                    [cutout_out, slider, alpha_out, composite_out, dl_cutout, dl_alpha, dl_composite, result_state,
-                     editor, base_trimap, painter_box, status_line],
-                    api_name="guess", api_visibility="private", concurrency_id="network",
+                    guess_outputs, api_name="guess", api_visibility="private", concurrency_id="network",
                     show_progress_on=[status_line])
+
+        def pick_ui(guesses, evt):
+            return handlers.pick_guess(guesses, evt.index)
+
+        pick_ui.__annotations__["evt"] = gr.SelectData
+
+        # a click on a thumbnail picks that guess in the choice below it, then runs the choice
+        guess_views.select(pick_ui, guesses_state, guess, api_visibility="private", show_progress="hidden").then(
+            guess_ui, [photo, guess, guesses_state, background_kind, colour, bg_image, max_side, refine],
+            guess_outputs, api_visibility="private", concurrency_id="network", show_progress_on=[status_line])
         api_button.click(matte_api, [api_image, api_trimap, api_refine, api_max_side, api_model, api_background],
                          [api_alpha, api_cutout], api_name="matte", concurrency_id="network",
                          api_description="Matte a photo: (image, optional trimap, refine, max_side, model, "
@@ -570,7 +607,8 @@ def build_demo(config: DemoConfig | None = None, service: MattingService | None 
               [photo, selection, select_box, clicks, clicks_note, editor, base_trimap, trimap_file, painter_box],
               api_name="photo_to_painter", api_visibility="private", concurrency_limit=4, show_progress="hidden")
         # another photo (uploaded, cleared or an example): the last photo's guesses no longer apply
-        photo.change(lambda: (gr.update(visible=False, value=None), None), None, [guess, guesses_state],
+        photo.change(lambda: (gr.update(visible=False, value=None), None, gr.update(visible=False, value=None)), None,
+                     [guess, guesses_state, guess_views],
                      api_visibility="private", show_progress="hidden")
         if not store.any_model:
             demo.load(store.status_markdown, None, status, api_name="status", api_visibility="private")
