@@ -762,7 +762,7 @@ def test_a_wrong_automatic_subject_is_fixed_by_starting_from_one_networks_guess(
     # each guess is shown as a thumbnail over the choice, in the choice's order: a click on one picks it
     gallery = out[14]
     assert gallery["visible"] is True and gallery["selected_index"] == 0
-    assert [label for _, label in gallery["value"]] == radio["choices"]
+    assert [caption for _, caption in gallery["value"]] == ["Vote", "ours", "MODNet", "U²-Net-p"]
     thumbs = [np.asarray(Image.open(path)) for path, _ in gallery["value"]]
     assert all(max(t.shape[:2]) == 192 and t.shape[2] == 3 for t in thumbs)
     assert not np.array_equal(thumbs[1], thumbs[2])  # ours and MODNet found different subjects here

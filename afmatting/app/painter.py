@@ -61,19 +61,20 @@ SELECTION_DIM = 0.55
 CLICK_COLOURS = {1: (34, 197, 94), 0: (239, 68, 68)}
 
 
-def selection_picture(photo: np.ndarray, mask: np.ndarray | None, clicks) -> Image.Image:
+def selection_picture(photo: np.ndarray, mask: np.ndarray | None, clicks, dim: float = SELECTION_DIM) -> Image.Image:
     """The photo with the selected subject left bright, the rest dimmed, and each click drawn as a dot (green on the
     subject, red off it).
 
     photo: float (H, W, 3) RGB in [0, 1]; mask: float (H, W) in [0, 1] or None (nothing selected: the photo as
-    is); clicks: ``[(x, y, label), ...]``. Returns an RGB PIL image of the photo's size.
+    is); clicks: ``[(x, y, label), ...]``; dim: how much the rest is dimmed, in [0, 1]. Returns an RGB PIL image of
+    the photo's size.
     """
     from PIL import ImageDraw
 
     rgb = np.clip(np.asarray(photo, np.float32), 0, 1)
     if mask is not None:
         keep = np.asarray(mask, np.float32)[..., None]
-        rgb = rgb * (keep + (1 - keep) * (1 - SELECTION_DIM))
+        rgb = rgb * (keep + (1 - keep) * (1 - dim))
     picture = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8), mode="RGB")
     draw = ImageDraw.Draw(picture)
     radius = max(3, round(0.012 * max(picture.size)))
@@ -83,8 +84,10 @@ def selection_picture(photo: np.ndarray, mask: np.ndarray | None, clicks) -> Ima
     return picture
 
 
-#: the long side of a first-stage guess's thumbnail
+#: the long side of a first-stage guess's thumbnail, and how much it dims what is not the subject (more than the
+#: selection view: at thumbnail size the subjects must differ at a glance)
 GUESS_PREVIEW_SIDE = 192
+GUESS_PREVIEW_DIM = 0.8
 
 
 def guess_previews(photo_path, mattes, side: int = GUESS_PREVIEW_SIDE) -> list[Image.Image]:
@@ -107,5 +110,5 @@ def guess_previews(photo_path, mattes, side: int = GUESS_PREVIEW_SIDE) -> list[I
         matte = np.asarray(matte)
         plane = matte.astype(np.float32) / 255.0 if matte.dtype == np.uint8 else matte.astype(np.float32)
         mask = Image.fromarray(plane, mode="F").resize(img.size, Image.BILINEAR)
-        out.append(selection_picture(small, np.clip(np.asarray(mask, np.float32), 0, 1), []))
+        out.append(selection_picture(small, np.clip(np.asarray(mask, np.float32), 0, 1), [], GUESS_PREVIEW_DIM))
     return out

@@ -102,16 +102,17 @@ class Handlers:
         return (*outputs, gr.skip(), gr.skip(), gr.skip())  # brush corrections: the guesses stay for this photo
 
     def _previews(self, photo, result, guesses) -> list:
-        """The guesses' thumbnails for the gallery over the choice: ``[(png path, label), ...]``, the automatic
-        result first, in the order of the choice's options."""
-        labels = [AUTOMATIC, *guesses]
+        """The guesses' thumbnails for the gallery over the choice: ``[(png path, caption), ...]``, the automatic
+        result first, in the order of the choice's options; the caption is the network's short name (the choice
+        below spells it out)."""
+        captions = ["Vote"] + [label.split("(")[-1].rstrip(")") if "(" in label else label for label in guesses]
         pictures = guess_previews(photo, [result.alpha, *guesses.values()])
         folder = self.service.outputs.new()
         paths = []
         for k, picture in enumerate(pictures):
             paths.append(str(folder / f"guess{k}.png"))
             picture.save(paths[-1])
-        return list(zip(paths, labels))
+        return list(zip(paths, captions))
 
     def pick_guess(self, guesses, index):
         """A click on the ``index``-th thumbnail of the guesses' gallery -> the choice's option it shows (None:
