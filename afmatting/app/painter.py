@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ..processing import to_uint8
 from .inputs import BRUSH_COLOURS, _hex_rgb, painted_classes
 
 #: how strongly a base trimap's class colour covers the photo in the painter (0: photo only, 1: colour only)
@@ -108,7 +109,7 @@ def guess_previews(photo_path, mattes, side: int = GUESS_PREVIEW_SIDE) -> list[I
     out = []
     for matte in mattes:
         matte = np.asarray(matte)
-        plane = matte.astype(np.float32) / 255.0 if matte.dtype == np.uint8 else matte.astype(np.float32)
-        mask = Image.fromarray(plane, mode="F").resize(img.size, Image.BILINEAR)
-        out.append(selection_picture(small, np.clip(np.asarray(mask, np.float32), 0, 1), [], GUESS_PREVIEW_DIM))
+        plane = matte if matte.dtype == np.uint8 else to_uint8(matte)  # 8 bits: a quarter of a float plane
+        mask = np.asarray(Image.fromarray(plane, mode="L").resize(img.size, Image.BILINEAR), np.float32) / 255.0
+        out.append(selection_picture(small, mask, [], GUESS_PREVIEW_DIM))
     return out
