@@ -81,9 +81,10 @@ def test_a_subject_others_found_is_never_overruled_by_ours_reaching_further():
 
 
 def test_a_small_subject_two_others_agree_on_is_not_a_miss():
-    """A product in a scene (the small set's GT27-small, a bulb over a rail yard): ours takes the ground, 40 % of the
-    frame; MODNet and U²-Net-p both outline the same small subject. The areas alone call that a miss (and the answer
-    would be ours: 392 whole-image SAD against the median's 5); the others' agreement says they found a subject."""
+    """A product in a scene: ours takes the scene around it, 40 % of the frame; MODNet and U²-Net-p both outline the
+    same small subject. The areas alone call that a miss, and the answer would be ours (the small set's GT27-small:
+    392 whole-image SAD against the median's 5; the trimap-only bulb over a rail yard: the whole ground kept); the
+    others' agreement says they found a subject."""
     ours = np.zeros((20, 20), np.float32)
     ours[12:, :] = 1.0                                             # the ground: 40 %
     product = np.zeros((20, 20), np.float32)
