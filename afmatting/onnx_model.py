@@ -22,6 +22,7 @@ from .errors import AFMattingError, MissingDependencyError, ModelConfigError, Mo
 from .inference import predict
 from .model_config import validate_model_config
 from .processing import check_network_inputs
+from .saliency import onnx_threads
 
 #: prefix of the metadata keys an afmatting export carries
 METADATA_PREFIX = "afmatting."
@@ -87,7 +88,7 @@ def create_session(path: str | Path, device: str | torch.device | None = None, t
         raise AFMattingError(f"Unknown graph optimisation level '{optimization}'; use one of {sorted(levels)}.")
     options = ort.SessionOptions()
     options.graph_optimization_level = levels[optimization]
-    options.intra_op_num_threads = int(threads) if threads else torch.get_num_threads()
+    options.intra_op_num_threads = onnx_threads(threads)
     options.log_severity_level = 3  # errors only: the shape-inference warnings of dynamic graphs are noise
     try:
         return ort.InferenceSession(str(path), options, providers=execution_providers(device))

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AFMattingError, CheckpointError, InvalidImageError, MissingDependencyError
+from .saliency import onnx_threads
 
 #: the bundled MobileSAM (encoder.onnx + decoder.onnx)
 BUNDLED_PROMPT_MODEL = Path(__file__).parent / "weights" / "mobile_sam"
@@ -133,8 +134,7 @@ class PromptSegmenter:
                 "pip install 'afmatting[onnx]'."
             ) from None
         options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
+        options.intra_op_num_threads = onnx_threads(threads)
         self.encoder = self._session(onnxruntime, folder / "encoder.onnx", options)
         self.decoder = self._session(onnxruntime, folder / "decoder.onnx", options)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()

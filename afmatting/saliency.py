@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .errors import AFMattingError, CheckpointError, InvalidImageError
 from .processing import to_uint8
@@ -50,6 +51,13 @@ def saliency_output(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(mask, 0.0, 1.0, out=mask)
 
 
+def onnx_threads(threads: int | None = None) -> int:
+    """onnxruntime's intra-op threads: ``threads`` when given, else ``torch.get_num_threads()``. One setting
+    (``OMP_NUM_THREADS`` / ``torch.set_num_threads``) then governs every runtime of a path; onnxruntime's own default
+    is every core, whatever the user asked for (and a benchmark would time an ONNX network on more cores than ours)."""
+    return int(threads) if threads else torch.get_num_threads()
+
+
 def open_onnx_session(onnx_path, what: str, threads: int | None = None):
     """An onnxruntime CPU session for a first-stage network's ONNX file, with errors that name ``what`` and the file.
 
@@ -70,8 +78,7 @@ def open_onnx_session(onnx_path, what: str, threads: int | None = None):
     # measured no slower on CPU
     options.enable_mem_pattern = False
     options.enable_cpu_mem_arena = False
-    if threads:
-        options.intra_op_num_threads = int(threads)
+    options.intra_op_num_threads = onnx_threads(threads)
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for unreadable files

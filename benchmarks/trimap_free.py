@@ -11,6 +11,8 @@ process and one run:
 * the anchors through onnxruntime: MODNet, U²-Net-p, U²-Net, ISNet (:mod:`anchors`; fetch them first with
   ``python -m benchmarks.fetch_anchors``; an absent one is left out).
 
+Every runtime of every row runs on the same number of threads: torch's (``OMP_NUM_THREADS``), which the ONNX
+networks follow too (:func:`afmatting.saliency.onnx_threads`), so the time ratios compare like with like.
 The rows take each photo in turn (so a shared machine's drifting load reaches them all alike). Every row is
 scored on the whole image with :func:`afmatting.metrics.compute_metrics` (SAD, MSE, Grad, Conn), mean
 and median per set, with seconds per image and per megapixel; ``--csv`` writes one line per image and row.
@@ -179,8 +181,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
+    import torch
+
     sets = load_sets(args.sets.split(","), args.shared, args.limit)
     rows = build_rows()
+    threads = torch.get_num_threads()
+    print(f"every row on {threads} thread(s) (torch and onnxruntime alike)", file=sys.stderr, flush=True)
     if args.rows:
         wanted = [r.strip() for r in args.rows.split(";")]
         rows = {k: v for k, v in rows.items() if k in wanted}
@@ -212,7 +218,7 @@ def main(argv=None) -> int:
                                         + [f"{r['time_s']:.3f}"])
     if args.json:
         info = {"machine": platform.platform(), "cpus": os.cpu_count(),
-                "load": " / ".join(f"{v:.1f}" for v in os.getloadavg()),
+                "load": " / ".join(f"{v:.1f}" for v in os.getloadavg()), "threads": threads,
                 "images": {k: len(v) for k, v in sets.items()}}
         command = "OMP_NUM_THREADS=1 python benchmarks/trimap_free.py " + " ".join(
             sys.argv[1:] if argv is None else argv)

@@ -64,3 +64,22 @@ def test_bundled_modnet_mattes_a_person_shaped_subject_and_runs_in_the_default_f
     assert len(networks) == 2 and isinstance(networks[0], MODNetMatter)
     with pytest.raises(CheckpointError, match="does not exist"):
         MODNetMatter("/nonexistent/modnet.onnx")
+
+
+@needs_onnx
+def test_first_stage_sessions_follow_torchs_thread_setting():
+    """One setting (``OMP_NUM_THREADS`` / ``torch.set_num_threads``) governs every runtime of the two-stage path:
+    onnxruntime's own default would take every core, whatever the user asked for."""
+    import torch
+
+    from afmatting.modnet import BUNDLED_MODNET_MODEL, MODNetMatter
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        for network in (SalientObjectSegmenter(BUNDLED_SALIENCY_MODEL), MODNetMatter(BUNDLED_MODNET_MODEL)):
+            assert network.session.get_session_options().intra_op_num_threads == 1
+        explicit = SalientObjectSegmenter(BUNDLED_SALIENCY_MODEL, threads=2)
+        assert explicit.session.get_session_options().intra_op_num_threads == 2
+    finally:
+        torch.set_num_threads(before)
