@@ -179,7 +179,8 @@ def trimap_free_section(data: dict) -> list[str]:
         "Every visible set, image only, scored on the whole image (`benchmarks/matting_sets.py` says how each set is "
         "read or made; alphamatting, crops, composites, hard-edged, studio and small have real ground truth, AM-2K and "
         "P3M are agreement with pseudo-alphas). All rows in one run on this 2-core CPU, shared with other work while "
-        f"measured (load {info.get('load', '?')}): compare times as ratios within a set.",
+        f"measured (load {info.get('load', '?')}): compare times as ratios within a set"
+        + (f"; every row on {info['threads']} thread(s), PyTorch and onnxruntime alike." if "threads" in info else "."),
     ]
     for set_name, table in data["means"].items():
         lines += ["", f"### {set_name} ({info.get('images', {}).get(set_name, '?')} images)", "",
