@@ -54,7 +54,8 @@ def saliency_output(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def onnx_threads(threads: int | None = None) -> int:
     """onnxruntime's intra-op threads: ``threads`` when given, else ``torch.get_num_threads()``. One setting
     (``OMP_NUM_THREADS`` / ``torch.set_num_threads``) then governs every runtime of a path; onnxruntime's own default
-    is every core, whatever the user asked for (and a benchmark would time an ONNX network on more cores than ours)."""
+    is every core, whatever the user asked for (and a benchmark would time an ONNX network on more cores than ours).
+    Read when a session is made: the bundled networks, made once per process, keep the count of their first use."""
     return int(threads) if threads else torch.get_num_threads()
 
 
