@@ -6,7 +6,8 @@
    mattes of two bundled networks that fail on other photos: MODNet (portrait matting, :mod:`afmatting.modnet`) and
    U²-Net-p (salient objects, :mod:`afmatting.saliency`). When those two both find much less subject than ours, each
    a different part (a close-up: they outline a fragment or nothing,
-   :func:`afmatting.first_stage.others_missed_subject`; when they outline the same small subject, ours overshot and
+   :func:`afmatting.first_stage.others_missed_subject`, or a larger fragment each where the photo's colours back ours:
+   :func:`afmatting.first_stage.colour_backed_miss`; when they outline the same small subject, ours overshot and
    the vote stands), the answer is our network's matte; when one of the three is explained by the photo's colours clearly better than the
    median (two networks took the same wrong region: :func:`afmatting.first_stage.choose_first_stage`), it is used
    alone;
@@ -35,7 +36,7 @@ import numpy as np
 from .auto_trimap import auto_trimap, check_matte
 from .errors import AFMattingError
 from .io import load_matte
-from .first_stage import (choose_first_stage, colour_fits, first_stage_disputed, fuse_mattes,
+from .first_stage import (choose_first_stage, colour_backed_miss, colour_fits, first_stage_disputed, fuse_mattes,
                           others_missed_subject, prior_confidence)
 from .modnet import bundled_modnet
 from .processing import apply_known_region, network_alphas, prepare_inputs, to_uint8
@@ -177,6 +178,8 @@ def two_stage_predict(
         # a close-up: the other networks outline a fragment each, or nothing; the median would erase the subject
         missed = others_missed_subject(first, mattes[1:])
         fits = None if missed or len(mattes) < 2 else colour_fits(image, mattes)
+        if fits is not None and colour_backed_miss(first, mattes[1:], fits):
+            missed, fits = True, None  # a larger fragment each, and the photo's colours back ours
         # two networks can agree on the same wrong region; one whose colours explain it better is trusted alone
         choice = None if fits is None else choose_first_stage(image, mattes, fits=fits)
     guard = DEFAULT_MAX_UNKNOWN

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from afmatting.errors import AFMattingError
-from afmatting.first_stage import (choose_first_stage, fuse_mattes, mask_iou, others_missed_subject,
-                                   prior_confidence)
+from afmatting.first_stage import (ColourFits, choose_first_stage, colour_backed_miss, colour_fits, fuse_mattes,
+                                   mask_iou, others_missed_subject, prior_confidence)
 
 
 def test_median_keeps_what_two_of_three_agree_on(rng):
@@ -133,3 +133,25 @@ def test_choose_first_stage_never_picks_a_fragment(rng):
     assert choose_first_stage(image, [wrong, fragment, wrong.copy()], min_area=0.0) == 1
     with pytest.raises(AFMattingError, match="margin"):
         choose_first_stage(image, [disc] * 3, margin=0.0)
+
+
+def test_a_larger_fragment_each_is_a_miss_where_the_colours_back_ours(rng):
+    """A close-up where the other networks found a larger fragment each (the crops set's GT24-crop: an ear and a chin,
+    0.35 of our area): the strict bounds keep the vote, and its median erases most of the subject; the photo's colours
+    fit our matte better than that median, so ours is the answer. Where ours fits them worse (alphamatting GT26: the
+    same areas, ours wrong), the vote stands."""
+    image, disc = _disc_on_blue(rng)
+    ear, chin = np.zeros_like(disc), np.zeros_like(disc)
+    ear[20:40, 15:65] = disc[20:40, 15:65]                          # the disc's top ...
+    chin[50:70, 15:65] = disc[50:70, 15:65]                         # ... and its bottom, a fragment each
+    others = [ear, chin]
+    ratio = max(float(m.mean()) for m in others) / float(disc.mean())
+    assert 0.3 < ratio < 0.55 and mask_iou(ear, chin) == 0.0
+    assert not others_missed_subject(disc, others)                  # the strict bounds: not a miss
+    fits = colour_fits(image, [disc, *others])
+    assert fits.errors[0] < fits.median_error                       # the disc explains the colours; the median lacks its middle
+    assert colour_backed_miss(disc, others, fits)
+    assert not colour_backed_miss(disc, others, fits, ratio=0.3)    # the looser ratio is what lets it through
+    worse = ColourFits(errors=(0.75, 0.63, 0.41), areas=fits.areas, median_error=0.47, median_area=fits.median_area)
+    assert not colour_backed_miss(disc, others, worse)               # ours fits the colours worse: the vote stands
+    assert not colour_backed_miss(disc, [ear, ear.copy()], fits)    # the others agree on one subject: not a miss
